@@ -1,0 +1,104 @@
+"""Text embeddings: the ``TextEmbedder`` interface and its local transformers backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from inference.batching import mean_by_owner, run_segments, segment_texts
+from inference.device import configure_threads, resolve_device, resolve_dtype
+from inference.loading import ModelLoadError, quiet_transformers, resolve_source
+from inference.settings import EmbeddingSettings, ModelSpec
+
+
+class TextEmbedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    dim: int
+    version: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _pooling_mode(model_dir: str) -> str:
+    """Follow sentence-transformers' pooling config when the checkpoint has one."""
+    config_path = Path(model_dir) / "1_Pooling" / "config.json"
+    if config_path.is_file():
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if config.get("pooling_mode_cls_token"):
+            return "cls"
+    return "mean"
+
+
+class LocalEmbedder:
+    """Encoder checkpoint + pooling + L2 normalisation; long texts averaged over windows."""
+
+    def __init__(self, model, tokenizer, spec: ModelSpec, *, pooling: str = "mean", version: str) -> None:
+        configure_threads(spec.threads)
+        self.spec = spec
+        self.device = resolve_device(spec.device)
+        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.dim = int(model.config.hidden_size)
+        model_limit = getattr(model.config, "max_position_embeddings", 512)
+        if 0 < tokenizer.model_max_length < 100_000:
+            model_limit = min(model_limit, tokenizer.model_max_length)
+        self.max_tokens = min(spec.max_tokens or model_limit, model_limit)
+        self.version = version
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> LocalEmbedder:
+        from transformers import AutoModel, AutoTokenizer
+
+        quiet_transformers()
+        resolved = resolve_source(spec.source)
+        try:
+            model = AutoModel.from_pretrained(resolved)
+            tokenizer = AutoTokenizer.from_pretrained(resolved)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load embedding model {spec.source!r}: {exc}") from exc
+        return cls(model, tokenizer, spec, pooling=_pooling_mode(resolved), version=spec.source)
+
+    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.to(self.device)
+        hidden = self.model(input_ids=input_ids.to(self.device), attention_mask=mask).last_hidden_state
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled.float(), dim=-1)
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        segments = segment_texts(self.tokenizer, texts, max_tokens=self.max_tokens, overlap=self.spec.window_overlap)
+        vectors = run_segments(
+            segments,
+            self._forward,
+            pad_id=self.tokenizer.pad_token_id,
+            token_budget=self.spec.token_budget,
+            max_batch_size=self.spec.max_batch_size,
+        )
+        return l2_normalise(mean_by_owner(vectors, segments.owners, segments.num_texts))
+
+
+def build_embedder(settings: EmbeddingSettings) -> TextEmbedder:
+    if settings.backend == "openai":
+        from inference.embedding_openai import OpenAIEmbedder
+
+        return OpenAIEmbedder(settings.openai)
+    return LocalEmbedder.from_spec(settings.local)

@@ -1,0 +1,83 @@
+"""Emotion classifier over any Hugging Face sequence-classification checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from inference.batching import mean_by_owner, run_segments, segment_texts
+from inference.device import configure_threads, resolve_device, resolve_dtype
+from inference.loading import load_sequence_classifier
+from inference.schemas import EmotionResult
+from inference.settings import ModelSpec
+
+
+class EmotionClassifier:
+    """Full label distribution per text, in the checkpoint's ``id2label`` order.
+
+    Single-label checkpoints give a softmax (sums to 1); checkpoints whose config says
+    ``multi_label_classification`` give independent sigmoids. Long texts are split into
+    overlapping windows and their probabilities averaged.
+    """
+
+    def __init__(self, model, tokenizer, spec: ModelSpec, *, version: str) -> None:
+        configure_threads(spec.threads)
+        self.spec = spec
+        self.device = resolve_device(spec.device)
+        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.tokenizer = tokenizer
+        config = model.config
+        self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
+        self.multi_label = config.problem_type == "multi_label_classification"
+        model_limit = min(
+            getattr(config, "max_position_embeddings", 512) - _position_offset(config),
+            tokenizer.model_max_length if tokenizer.model_max_length < 100_000 else 512,
+        )
+        self.max_tokens = min(spec.max_tokens or model_limit, model_limit)
+        self.version = version
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> EmotionClassifier:
+        model, tokenizer, version = load_sequence_classifier(spec.source)
+        return cls(model, tokenizer, spec, version=version)
+
+    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.model(
+            input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+        ).logits.float()
+        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), len(labels))`` probabilities."""
+        if not texts:
+            return np.empty((0, len(self.labels)), dtype=np.float32)
+        segments = segment_texts(self.tokenizer, texts, max_tokens=self.max_tokens, overlap=self.spec.window_overlap)
+        probs = run_segments(
+            segments,
+            self._forward,
+            pad_id=self.tokenizer.pad_token_id,
+            token_budget=self.spec.token_budget,
+            max_batch_size=self.spec.max_batch_size,
+        )
+        return mean_by_owner(probs, segments.owners, segments.num_texts)
+
+    def to_results(self, probs: np.ndarray) -> list[EmotionResult]:
+        results = []
+        for row in probs:
+            scores = {label: round(float(p), 6) for label, p in zip(self.labels, row, strict=True)}
+            results.append(EmotionResult(label=self.labels[int(np.argmax(row))], scores=scores))
+        return results
+
+    def classify(self, texts: Sequence[str]) -> list[EmotionResult]:
+        return self.to_results(self.predict_proba(texts))
+
+
+def _position_offset(config) -> int:
+    """RoBERTa-style models reserve ``pad_token_id + 1`` positions before the first token."""
+    if getattr(config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
+        return (config.pad_token_id or 0) + 1
+    return 0

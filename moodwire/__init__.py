@@ -1,0 +1,1 @@
+"""moodwire command-line entry points (``moodwire ...``)."""

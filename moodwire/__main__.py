@@ -1,0 +1,3 @@
+from moodwire.cli import main
+
+raise SystemExit(main())

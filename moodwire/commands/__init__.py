@@ -1,0 +1,1 @@
+"""One module per ``moodwire`` subcommand; each exposes ``register(subparsers)``."""

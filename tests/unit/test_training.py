@@ -1,0 +1,79 @@
+"""``moodwire train-emotion`` on a tiny synthetic GoEmotions-format folder."""
+
+import json
+
+import numpy as np
+
+from inference.emotion import EmotionClassifier
+from inference.goemotions import read_split
+from inference.loading import ArtifactManifest
+from inference.settings import ModelSpec
+from inference.training import tune_logit_bias
+from moodwire.cli import main
+
+JOY = ["I love this so much", "what a wonderful day", "this made me so happy", "great news, thank you"]
+ANGER = ["I am furious about this", "this makes me so angry", "I hate this stupid rule", "how dare they do this"]
+
+
+def write_dataset(folder):
+    folder.mkdir()
+    (folder / "labels.txt").write_text("anger\njoy\n", encoding="utf-8")
+    rows = [f"{t}\t1\tid{i}" for i, t in enumerate(JOY * 4)] + [f"{t}\t0\tid{i}" for i, t in enumerate(ANGER * 4)]
+    rows.append("I love it and I hate it\t0,1\tmixed")
+    (folder / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (folder / "dev.tsv").write_text("\n".join(rows[::3]) + "\n", encoding="utf-8")
+
+
+def test_train_emotion_writes_a_small_loadable_artifact(tmp_path, capsys):
+    data, out = tmp_path / "data", tmp_path / "artifact"
+    write_dataset(data)
+    assert read_split(data, "train").labels[-1] == [0, 1]
+    code = main(
+        [
+            "train-emotion",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "8",
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["steps"] == 15 and set(report["per_label_f1"]) == {"anger", "joy"}
+    size = sum(p.stat().st_size for p in out.iterdir())
+    assert size < 8 * 1024 * 1024
+    assert not (out / "README.md").exists()
+    manifest = ArtifactManifest.read(out)
+    assert manifest.labels == ["anger", "joy"] and manifest.base == "packaged:all-MiniLM-L6-v2"
+
+    classifier = EmotionClassifier.from_spec(ModelSpec(source=str(out), threads=1))
+    assert classifier.labels == ["anger", "joy"]
+    probs = classifier.predict_proba(["what a wonderful day", "I am furious about this"])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_bad_data_folder_exits_2(tmp_path, capsys):
+    code = main(["train-emotion", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "not a folder" in capsys.readouterr().err
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "labels.txt").write_text("a\nb\n", encoding="utf-8")
+    (tmp_path / "d" / "train.tsv").write_text("text\t7\tid\n", encoding="utf-8")
+    code = main(["train-emotion", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "train.tsv:1: label ids '7' outside 0..1" in capsys.readouterr().err
+
+
+def test_logit_bias_tuning_rescues_an_under_predicted_label():
+    rng = np.random.default_rng(0)
+    gold = [[0]] * 80 + [[1]] * 20
+    logits = np.zeros((100, 2), dtype=np.float32)
+    logits[:, 0] = 1.0
+    logits[80:, 1] = 0.6 + rng.normal(0, 0.05, 20)  # the rare label is right but always loses
+    bias, tuned = tune_logit_bias(logits, gold)
+    assert bias[1] - bias[0] > 0.4
+    assert tuned == 1.0
