@@ -42,10 +42,9 @@ def emotion_tweets_macro_f1(emotion: EmotionClassifier, path: Path | None = None
     labels = sorted(set(gold))
     predicted = [r.label for r in emotion.classify(texts)]
     index = {label: i for i, label in enumerate(labels)}
-    other = len(labels)  # predictions outside the file's labels (e.g. neutral) are always wrong
-    return macro_f1([index.get(p, other) for p in predicted], [index[g] for g in gold], len(labels) + 1) * (
-        (len(labels) + 1) / len(labels)
-    )
+    other = len(labels)  # a prediction outside the file's labels (e.g. neutral) is always wrong
+    per_label = top1_macro_f1([index.get(p, other) for p in predicted], [{index[g]} for g in gold], other + 1)[1]
+    return float(np.mean(per_label[:other]))
 
 
 def topic_accuracy(embedder: TextEmbedder, topics: Path | None = None, path: Path | None = None) -> float:

@@ -21,12 +21,13 @@ EXIT_CODES: dict[type[Exception], int] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from moodwire.commands import classify, train
+    from moodwire.commands import classify, quality, train
 
     parser = argparse.ArgumentParser(prog="moodwire", description="Emotion, sentiment and topics for text mentions.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     classify.register(commands)
     train.register(commands)
+    quality.register(commands)
     return parser
 
 
