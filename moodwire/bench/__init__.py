@@ -1,0 +1,1 @@
+"""Benchmarks behind ``moodwire bench``: they print numbers, tests never time anything."""

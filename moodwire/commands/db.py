@@ -1,0 +1,38 @@
+"""``moodwire db upgrade`` and ``moodwire db prune --older-than DAYS``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("db", help="database schema and retention")
+    actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = actions.add_parser("upgrade", help="apply migrations up to this version")
+    upgrade.add_argument("--database-url", help="default: $MOODWIRE_DATABASE_URL or the embedded SQLite file")
+    upgrade.set_defaults(handler=run_upgrade)
+    prune = actions.add_parser("prune", help="drop texts and embeddings past retention, keep rollups")
+    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    prune.add_argument("--database-url")
+    prune.set_defaults(handler=run_prune)
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from storage.engine import create_database_engine
+    from storage.migrate import upgrade
+    from storage.settings import database_url, load_storage_settings
+
+    engine = create_database_engine(database_url(args.database_url), load_storage_settings())
+    revision = upgrade(engine)
+    print(json.dumps({"database": engine.url.render_as_string(hide_password=True), "revision": revision}))
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from storage.factory import open_service
+
+    if args.older_than < 0:
+        raise ValueError("--older-than must be zero or more days")
+    print(json.dumps(open_service(args.database_url).prune(args.older_than)))
+    return 0

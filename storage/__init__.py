@@ -1,0 +1,1 @@
+"""Data layer: schema, migrations, pooled engines and the aggregation service (Ray-free)."""

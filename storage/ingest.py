@@ -1,0 +1,195 @@
+"""Writing mentions: idempotent classified ingest, raw import and deletion, rollups in step.
+
+Each function runs inside the caller's transaction, so the mention rows, their topics and
+embeddings and the rollups always change together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from storage import repository
+from storage.records import PreparedMention, embedding_bytes
+from storage.rollups import Contribution, RollupDelta
+
+
+@dataclass
+class WriteReport:
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    mention_ids: list[int] = field(default_factory=list)  # in input order (duplicates too)
+    touched_topics: set[str] = field(default_factory=set)
+
+
+def _result_columns(p: PreparedMention) -> dict:
+    result = p.record.result
+    assert result is not None
+    return {
+        "processing_status": "done",
+        "error": None,
+        "sentiment_score": result.sentiment.score,
+        "sentiment_label": result.sentiment.label,
+        "emotion_label": result.emotion.label,
+        "emotion_scores": dict(result.emotion.scores),
+        "model_version": p.record.model_version,
+    }
+
+
+def _new_row(p: PreparedMention, now: datetime, *, classified: bool) -> dict:
+    row = {
+        "external_id": p.record.external_id,
+        "idempotency_key": p.idempotency_key,
+        "content_hash": p.content_hash,
+        "text": p.record.text,
+        "source": p.source,
+        "created_at": p.created_at,
+        "ingested_at": now,
+        "processing_status": "pending",
+        "error": None,
+        "sentiment_score": None,
+        "sentiment_label": None,
+        "emotion_label": None,
+        "emotion_scores": None,
+        "model_version": None,
+    }
+    if classified:
+        row.update(_result_columns(p))
+    return row
+
+
+def _contribution(p: PreparedMention) -> Contribution:
+    result = p.record.result
+    assert result is not None
+    return Contribution(
+        created_at=p.created_at,
+        topics=tuple(sorted({t.key for t in result.topics})),
+        sentiment_score=result.sentiment.score,
+        sentiment_label=result.sentiment.label,
+        emotion_label=result.emotion.label,
+    )
+
+
+def _unique_by_key(prepared: Sequence[PreparedMention]) -> tuple[list[PreparedMention], list[int]]:
+    """First occurrence of each idempotency key wins; ``slots[i]`` maps input i to it."""
+    unique: list[PreparedMention] = []
+    first: dict[str, int] = {}
+    slots: list[int] = []
+    for p in prepared:
+        if p.idempotency_key is not None and p.idempotency_key in first:
+            slots.append(first[p.idempotency_key])
+            continue
+        if p.idempotency_key is not None:
+            first[p.idempotency_key] = len(unique)
+        slots.append(len(unique))
+        unique.append(p)
+    return unique, slots
+
+
+def write_classified(connection: Connection, *, prepared: Sequence[PreparedMention], now: datetime) -> WriteReport:
+    report = WriteReport()
+    unique, slots = _unique_by_key(prepared)
+    report.duplicates += len(prepared) - len(unique)
+    stored = repository.find_by_keys(connection, keys=[p.idempotency_key for p in unique if p.idempotency_key])
+    delta = RollupDelta()
+    ids: list[int | None] = [None] * len(unique)
+    fresh_keyless, fresh_keyed, updates = [], [], []
+    for slot, p in enumerate(unique):
+        existing = stored.get(p.idempotency_key) if p.idempotency_key else None
+        if existing is None:
+            (fresh_keyed if p.idempotency_key else fresh_keyless).append(slot)
+        elif existing.processing_status == "done" and existing.model_version == p.record.model_version:
+            ids[slot] = existing.id
+            report.duplicates += 1
+        else:
+            ids[slot] = existing.id
+            updates.append(slot)
+            if not p.given_created_at:  # re-processing keeps the stored posting time
+                p.created_at = existing.created_at
+            if existing.contribution is not None:
+                delta.add(existing.contribution, sign=-1)
+
+    for slot, mention_id in zip(
+        fresh_keyless,
+        repository.insert_mentions(connection, rows=[_new_row(unique[s], now, classified=True) for s in fresh_keyless]),
+        strict=True,
+    ):
+        ids[slot] = mention_id
+    keyed_ids = repository.insert_mentions_if_absent(
+        connection, rows=[_new_row(unique[s], now, classified=True) for s in fresh_keyed]
+    )
+    written = list(fresh_keyless) + list(updates)
+    for slot in fresh_keyed:
+        mention_id = keyed_ids.get(unique[slot].idempotency_key)
+        if mention_id is None:  # a concurrent writer stored the same key first
+            report.duplicates += 1
+            continue
+        ids[slot] = mention_id
+        written.append(slot)
+    report.inserted = len(written) - len(updates)
+    report.updated = len(updates)
+
+    repository.update_mentions(
+        connection,
+        rows=[{"mention_id": ids[s], "created_at": unique[s].created_at} | _result_columns(unique[s]) for s in updates],
+    )
+    repository.delete_topics(connection, mention_ids=[ids[s] for s in updates])
+    topic_rows, embedding_rows = [], []
+    for slot in written:
+        p = unique[slot]
+        result = p.record.result
+        assert result is not None
+        topic_rows.extend(
+            {"mention_id": ids[slot], "topic_key": t.key, "score": t.score, "created_at": p.created_at}
+            for t in {t.key: t for t in result.topics}.values()
+        )
+        if p.record.embedding is not None:
+            embedding_rows.append(
+                {
+                    "mention_id": ids[slot],
+                    "dim": int(p.record.embedding.shape[0]),
+                    "vector": embedding_bytes(p.record.embedding),
+                    "model_version": p.record.model_version,
+                }
+            )
+        delta.add(_contribution(p))
+    repository.insert_topics(connection, rows=topic_rows)
+    repository.upsert_embeddings(connection, rows=embedding_rows)
+    repository.apply_rollup_delta(connection, delta=delta)
+    report.touched_topics = delta.topics
+    report.mention_ids = [ids[s] for s in slots if ids[s] is not None]
+    return report
+
+
+def write_raw(connection: Connection, *, prepared: Sequence[PreparedMention], now: datetime) -> WriteReport:
+    """Store unclassified mentions as 'pending'; an already stored key is left as it is."""
+    report = WriteReport()
+    unique, _ = _unique_by_key(prepared)
+    keyless = [p for p in unique if p.idempotency_key is None]
+    keyed = [p for p in unique if p.idempotency_key is not None]
+    report.mention_ids = repository.insert_mentions(
+        connection, rows=[_new_row(p, now, classified=False) for p in keyless]
+    )
+    inserted = repository.insert_mentions_if_absent(
+        connection, rows=[_new_row(p, now, classified=False) for p in keyed]
+    )
+    report.mention_ids += list(inserted.values())
+    report.inserted = len(report.mention_ids)
+    report.duplicates = len(prepared) - report.inserted
+    return report
+
+
+def delete_by_external_ids(connection: Connection, *, external_ids: Sequence[str]) -> tuple[list[str], set[str]]:
+    """Remove mentions and their contribution to the rollups; returns (deleted ids, topics)."""
+    stored = repository.find_by_external_ids(connection, external_ids=list(dict.fromkeys(external_ids)))
+    delta = RollupDelta()
+    for mention in stored:
+        if mention.contribution is not None:
+            delta.add(mention.contribution, sign=-1)
+    repository.delete_mentions(connection, mention_ids=[m.id for m in stored])
+    repository.apply_rollup_delta(connection, delta=delta)
+    return [m.external_id for m in stored if m.external_id is not None], delta.topics

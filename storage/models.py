@@ -1,0 +1,99 @@
+"""Typed SQLAlchemy 2.0 models. The schema itself is created by Alembic migrations only.
+
+Timestamps are stored as UTC without a time zone in both PostgreSQL and SQLite, so the two
+back ends compare and truncate them the same way; the boundaries of the service convert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Mention(Base):
+    __tablename__ = "mentions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(String(256), unique=True)
+    # "ext:<external_id>", or "hash:<content_hash>|<source>|<created_at>" when the client
+    # gave created_at, else NULL (a new mention every time).
+    idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)  # NULL once pruned by retention
+    source: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime())
+    processing_status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    sentiment_label: Mapped[str | None] = mapped_column(String(16))
+    emotion_label: Mapped[str | None] = mapped_column(String(32))
+    emotion_scores: Mapped[dict | None] = mapped_column(JSON)
+    model_version: Mapped[str | None] = mapped_column(String(256))
+
+
+class MentionTopic(Base):
+    __tablename__ = "mention_topics"
+    __table_args__ = (
+        # Serves "mentions of topic X, newest first" with keyset pagination.
+        Index("ix_mention_topics_topic_created", "topic_key", "created_at", "mention_id"),
+        Index("ix_mention_topics_topic_key", "topic_key"),
+    )
+
+    mention_id: Mapped[int] = mapped_column(BigId, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True)
+    topic_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime())  # copy of mentions.created_at
+
+
+class MentionEmbedding(Base):
+    __tablename__ = "mention_embeddings"
+
+    mention_id: Mapped[int] = mapped_column(BigId, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float16, little-endian
+    model_version: Mapped[str | None] = mapped_column(String(256))
+
+
+class TopicRollup(Base):
+    __tablename__ = "topic_rollups"
+
+    topic_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)  # UTC hour
+    count: Mapped[int] = mapped_column(BigInteger)
+    sentiment_sum: Mapped[float] = mapped_column(Float)
+    sentiment_sq_sum: Mapped[float] = mapped_column(Float)
+    positive_count: Mapped[int] = mapped_column(BigInteger)
+    neutral_count: Mapped[int] = mapped_column(BigInteger)
+    negative_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class TopicEmotionRollup(Base):
+    """Count per emotion label per topic and hour (labels depend on the emotion model)."""
+
+    __tablename__ = "topic_emotion_rollups"
+
+    topic_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    emotion_label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)

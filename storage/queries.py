@@ -1,0 +1,189 @@
+"""Reading aggregates: buckets from rollups, baselines, trends and the mentions behind them.
+
+Aggregates read only ``topic_rollups`` (cost grows with the number of buckets, not with the
+number of mentions); day buckets are assembled from hourly rows in the caller's time zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, or_, select
+
+from storage import repository
+from storage.models import Mention, MentionTopic
+
+WINDOWS = ("hour", "day")
+
+
+class QueryError(ValueError):
+    """A query parameter is invalid (unknown window, bad cursor, since after until...)."""
+
+
+def bucket_start(moment_utc: datetime, window: str, tz: ZoneInfo) -> datetime:
+    """Start of the hour/day containing ``moment_utc`` (naive UTC), as an aware local time."""
+    local = moment_utc.replace(tzinfo=UTC).astimezone(tz)
+    if window == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_bucket(start: datetime, window: str, tz: ZoneInfo) -> datetime:
+    if window == "hour":
+        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(tz)
+    following = (start.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)  # wall-clock day
+    return following
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Bucket:
+    start: datetime
+    count: int = 0
+    sentiment_sum: float = 0.0
+    sentiment_sq_sum: float = 0.0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+
+    def as_dict(self, emotions: dict[str, int]) -> dict:
+        return {
+            "start": self.start.isoformat(),
+            "count": self.count,
+            "sentiment_mean": round(self.sentiment_sum / self.count, 6) if self.count else None,
+            "sentiment": {"positive": self.positive, "neutral": self.neutral, "negative": self.negative},
+            "emotions": {k: v for k, v in sorted(emotions.items()) if v},
+        }
+
+
+def bucket_series(
+    connection: Connection, *, topic: str, window: str, since: datetime, until: datetime, tz: ZoneInfo, max_buckets: int
+) -> tuple[list[Bucket], dict[datetime, dict[str, int]]]:
+    """Zero-filled buckets covering [since, until) (aware datetimes), oldest first."""
+    if window not in WINDOWS:
+        raise QueryError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
+    if since >= until:
+        raise QueryError("since must be before until")
+    first = bucket_start(_utc_naive(since), window, tz)
+    buckets: dict[datetime, Bucket] = {}
+    cursor = first
+    while cursor < until:
+        buckets[cursor] = Bucket(start=cursor)
+        if len(buckets) > max_buckets:
+            raise QueryError(f"the range spans more than {max_buckets} {window} buckets; narrow since/until")
+        cursor = next_bucket(cursor, window, tz)
+    lo, hi = _utc_naive(first), _utc_naive(cursor)
+    for row in repository.rollup_rows(connection, topic=topic, since=lo, until=hi):
+        bucket = buckets.get(bucket_start(row.bucket_start, window, tz))
+        if bucket is None:
+            continue
+        bucket.count += row.count
+        bucket.sentiment_sum += row.sentiment_sum
+        bucket.sentiment_sq_sum += row.sentiment_sq_sum
+        bucket.positive += row.positive_count
+        bucket.neutral += row.neutral_count
+        bucket.negative += row.negative_count
+    emotions: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for start, label, count in repository.emotion_rollup_rows(connection, topic=topic, since=lo, until=hi):
+        emotions[bucket_start(start, window, tz)][label] += count
+    return list(buckets.values()), emotions
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / len(values)
+    return mean, math.sqrt(variance)
+
+
+def encode_cursor(created_at: datetime, mention_id: int) -> str:
+    raw = json.dumps([created_at.isoformat(), mention_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, mention_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created), int(mention_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise QueryError("cursor is not one this API returned") from None
+
+
+def mentions_page(
+    connection: Connection,
+    *,
+    topic: str,
+    since: datetime | None,
+    until: datetime | None,
+    sentiment: str | None,
+    emotion: str | None,
+    source: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict], str | None]:
+    """Newest first; keyset pagination on (created_at, id) through the topic index."""
+    conditions = [MentionTopic.topic_key == topic]
+    if since is not None:
+        conditions.append(MentionTopic.created_at >= _utc_naive(since))
+    if until is not None:
+        conditions.append(MentionTopic.created_at < _utc_naive(until))
+    if cursor is not None:
+        after_time, after_id = decode_cursor(cursor)
+        conditions.append(
+            or_(
+                MentionTopic.created_at < after_time,
+                and_(MentionTopic.created_at == after_time, MentionTopic.mention_id < after_id),
+            )
+        )
+    if sentiment is not None:
+        conditions.append(Mention.sentiment_label == sentiment)
+    if emotion is not None:
+        conditions.append(Mention.emotion_label == emotion)
+    if source is not None:
+        conditions.append(Mention.source == source)
+    statement = (
+        select(
+            Mention.id,
+            Mention.external_id,
+            Mention.text,
+            Mention.source,
+            Mention.created_at,
+            Mention.sentiment_label,
+            Mention.sentiment_score,
+            Mention.emotion_label,
+            Mention.emotion_scores,
+            MentionTopic.score,
+        )
+        .join(MentionTopic, MentionTopic.mention_id == Mention.id)
+        .where(*conditions)
+        .order_by(MentionTopic.created_at.desc(), MentionTopic.mention_id.desc())
+        .limit(limit + 1)
+    )
+    rows = list(connection.execute(statement))
+    page = rows[:limit]
+    items = [
+        {
+            "id": row.id,
+            "external_id": row.external_id,
+            "text": row.text,
+            "source": row.source,
+            "created_at": row.created_at.replace(tzinfo=UTC).isoformat(),
+            "sentiment": {"label": row.sentiment_label, "score": row.sentiment_score},
+            "emotion": {"label": row.emotion_label, "scores": row.emotion_scores},
+            "topic_score": row.score,
+        }
+        for row in page
+    ]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return items, next_cursor

@@ -1,0 +1,303 @@
+"""The aggregation service: one Ray-free class that the online and the bulk paths both feed.
+
+It owns its engine (pooled; build one per process) and a small TTL cache in front of the
+aggregate and baseline queries, invalidated for the topics each write touched. In a
+multi-replica deployment each replica has its own cache, so a reader may see data up to
+``cache_ttl_s`` old after another replica wrote.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage import ingest, queries, repository
+from storage.models import Mention, MentionEmbedding
+from storage.queries import QueryError
+from storage.records import MentionRecord, prepare
+from storage.settings import StorageSettings
+
+
+class StorageError(RuntimeError):
+    """The database failed; the whole batch was rolled back and may be retried."""
+
+
+class UnknownTopicError(LookupError):
+    pass
+
+
+class _TTLCache:
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[tuple, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], object]) -> object:
+        if self.ttl_s <= 0:
+            return compute()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._items[key] = (now + self.ttl_s, value)
+        return value
+
+    def invalidate(self, topics: Iterable[str]) -> None:
+        topics = set(topics)
+        if not topics:
+            return
+        with self._lock:
+            for key in [k for k in self._items if k[0] == "trends" or k[1] in topics]:
+                del self._items[key]
+
+
+def parse_tz(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+def _aware(moment: datetime | None, default: datetime) -> datetime:
+    if moment is None:
+        return default
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class AggregationService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: StorageSettings | None = None,
+        max_text_chars: int = 100_000,
+        topic_keys: Sequence[str] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or StorageSettings()
+        self.max_text_chars = max_text_chars
+        self.configured_topics = set(topic_keys)
+        self.clock = clock
+        self.cache = _TTLCache(self.settings.cache_ttl_s)
+
+    # -- writes -----------------------------------------------------------------------------
+    def prepare_records(self, records: Sequence[MentionRecord], *, require_result: bool):
+        """Validate a batch (``InvalidRecordError`` names the first bad record)."""
+        return prepare(
+            records,
+            now=self.clock(),
+            max_text_chars=self.max_text_chars,
+            future_tolerance=timedelta(seconds=self.settings.future_tolerance_s),
+            require_result=require_result,
+        )
+
+    def _write(self, writer, prepared, what: str) -> ingest.WriteReport:
+        now = self.clock().astimezone(UTC).replace(tzinfo=None)
+        try:
+            with self.engine.begin() as connection:
+                report = writer(connection, prepared=prepared, now=now)
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"{what} of {len(prepared)} mentions failed and was rolled back: {type(exc).__name__}: {exc.args[0]}"
+            ) from exc
+        self.cache.invalidate(report.touched_topics)
+        return report
+
+    def ingest(self, records: Sequence[MentionRecord]) -> ingest.WriteReport:
+        """Store classified mentions in one transaction; replays change nothing."""
+        prepared = self.prepare_records(records, require_result=True)
+        return self._write(ingest.write_classified, prepared, "ingest")
+
+    def import_raw(self, records: Sequence[MentionRecord]) -> ingest.WriteReport:
+        """Store mentions as 'pending' for a later backfill."""
+        prepared = self.prepare_records(records, require_result=False)
+        return self._write(ingest.write_raw, prepared, "import")
+
+    def delete(self, external_ids: Sequence[str]) -> list[str]:
+        try:
+            with self.engine.begin() as connection:
+                deleted, topics = ingest.delete_by_external_ids(connection, external_ids=external_ids)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"delete failed and was rolled back: {exc.args[0]}") from exc
+        self.cache.invalidate(topics)
+        return deleted
+
+    def prune(self, older_than_days: float) -> dict[str, int]:
+        """Drop texts and embeddings of old mentions; rollups (and so aggregates) stay."""
+        cutoff = (self.clock() - timedelta(days=older_than_days)).astimezone(UTC).replace(tzinfo=None)
+        old_ids = select(Mention.id).where(Mention.created_at < cutoff)
+        with self.engine.begin() as connection:
+            embeddings = connection.execute(delete(MentionEmbedding).where(MentionEmbedding.mention_id.in_(old_ids)))
+            texts = connection.execute(
+                update(Mention).where(Mention.created_at < cutoff, Mention.text.is_not(None)).values(text=None)
+            )
+        return {"texts_pruned": texts.rowcount, "embeddings_pruned": embeddings.rowcount}
+
+    # -- reads --------------------------------------------------------------------------------
+    def topics(self) -> list[dict]:
+        with self.engine.connect() as connection:
+            stored = {key: (count, latest) for key, count, latest in repository.known_topics(connection)}
+        return [
+            {
+                "key": key,
+                "mentions": stored.get(key, (0, None))[0],
+                "latest_bucket": stored[key][1].replace(tzinfo=UTC).isoformat()
+                if stored.get(key, (0, None))[1]
+                else None,
+                "configured": key in self.configured_topics,
+            }
+            for key in sorted(self.configured_topics | set(stored))
+        ]
+
+    def _check_topic(self, topic: str) -> None:
+        if topic in self.configured_topics:
+            return
+        if topic not in {t["key"] for t in self.topics()}:
+            raise UnknownTopicError(f"unknown topic {topic!r}")
+
+    def aggregate(
+        self,
+        topic: str,
+        window: str = "hour",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tz: str = "UTC",
+    ) -> dict:
+        zone = parse_tz(tz)
+        until = _aware(until, self.clock())
+        since = _aware(since, until - timedelta(days=7 if window == "hour" else 30))
+        self._check_topic(topic)
+
+        def compute() -> dict:
+            with self.engine.connect() as connection:
+                buckets, emotions = queries.bucket_series(
+                    connection,
+                    topic=topic,
+                    window=window,
+                    since=since,
+                    until=until,
+                    tz=zone,
+                    max_buckets=self.settings.max_buckets,
+                )
+            return {
+                "topic": topic,
+                "window": window,
+                "tz": tz,
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "buckets": [b.as_dict(emotions.get(b.start, {})) for b in buckets],
+            }
+
+        return self.cache.get_or_compute(("aggregate", topic, window, since, until, tz), compute)  # type: ignore[return-value]
+
+    def baseline(
+        self, topic: str, days: int = 30, until: datetime | None = None, window: str = "day", tz: str = "UTC"
+    ) -> dict:
+        """Mean and standard deviation of volume and mean sentiment per window over ``days``."""
+        if days < 1:
+            raise QueryError("days must be at least 1")
+        zone = parse_tz(tz)
+        until = _aware(until, self.clock())
+        self._check_topic(topic)
+        end = queries.bucket_start(until.astimezone(UTC).replace(tzinfo=None), window, zone)
+        start = end - timedelta(days=days)
+
+        def compute() -> dict:
+            with self.engine.connect() as connection:
+                buckets, _ = queries.bucket_series(
+                    connection,
+                    topic=topic,
+                    window=window,
+                    since=start,
+                    until=end,
+                    tz=zone,
+                    max_buckets=self.settings.max_buckets,
+                )
+            volume_mean, volume_std = queries.mean_std([b.count for b in buckets])
+            sentiment_mean, sentiment_std = queries.mean_std([b.sentiment_sum / b.count for b in buckets if b.count])
+            return {
+                "topic": topic,
+                "window": window,
+                "days": days,
+                "since": start.isoformat(),
+                "until": end.isoformat(),
+                "volume_mean": volume_mean,
+                "volume_std": volume_std,
+                "sentiment_mean": sentiment_mean,
+                "sentiment_std": sentiment_std,
+            }
+
+        return self.cache.get_or_compute(("baseline", topic, days, end, window, tz), compute)  # type: ignore[return-value]
+
+    def trends(self, window: str = "day", days: int = 30, tz: str = "UTC") -> list[dict]:
+        """Every topic's current window against its baseline, most unusual first.
+
+        z-scores divide by the baseline's standard deviation floored at 1 mention (volume)
+        and 0.05 (sentiment), so a topic that was flat at zero does not score infinity.
+        """
+        zone = parse_tz(tz)
+        now = self.clock()
+        current_start = queries.bucket_start(now.astimezone(UTC).replace(tzinfo=None), window, zone)
+        rows = []
+        for topic in [t["key"] for t in self.topics()]:
+            base = self.baseline(topic, days=days, until=now, window=window, tz=tz)
+            current = self.aggregate(topic, window=window, since=current_start, until=now, tz=tz)["buckets"]
+            count = sum(b["count"] for b in current)
+            sentiment = current[0]["sentiment_mean"] if current else None
+            z_volume = (count - (base["volume_mean"] or 0.0)) / max(base["volume_std"] or 0.0, 1.0)
+            z_sentiment = None
+            if sentiment is not None and base["sentiment_mean"] is not None:
+                z_sentiment = (sentiment - base["sentiment_mean"]) / max(base["sentiment_std"] or 0.0, 0.05)
+            rows.append(
+                {
+                    "topic": topic,
+                    "window_start": current_start.isoformat(),
+                    "count": count,
+                    "sentiment_mean": sentiment,
+                    "baseline": base,
+                    "z_volume": round(z_volume, 4),
+                    "z_sentiment": round(z_sentiment, 4) if z_sentiment is not None else None,
+                }
+            )
+        rows.sort(key=lambda r: max(abs(r["z_volume"]), abs(r["z_sentiment"] or 0.0)), reverse=True)
+        return rows
+
+    def mentions(
+        self,
+        topic: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sentiment: str | None = None,
+        emotion: str | None = None,
+        source: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict:
+        if not 1 <= limit <= 1000:
+            raise QueryError("limit must be between 1 and 1000")
+        if sentiment is not None and sentiment not in {"positive", "neutral", "negative"}:
+            raise QueryError("sentiment must be positive, neutral or negative")
+        self._check_topic(topic)
+        with self.engine.connect() as connection:
+            items, next_cursor = queries.mentions_page(
+                connection,
+                topic=topic,
+                since=since,
+                until=until,
+                sentiment=sentiment,
+                emotion=emotion,
+                source=source,
+                limit=limit,
+                cursor=cursor,
+            )
+        return {"topic": topic, "items": items, "next_cursor": next_cursor}

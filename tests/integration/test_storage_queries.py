@@ -1,0 +1,184 @@
+"""Aggregates, baselines, trends and the mentions behind them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage.queries import QueryError
+from storage.service import UnknownTopicError
+from tests.integration.conftest import NOW, record, result
+
+
+def at(hours_ago: float) -> str:
+    return (NOW - timedelta(hours=hours_ago)).isoformat()
+
+
+def seed(service) -> None:
+    service.ingest(
+        [
+            record("a", external_id="1", created_at="2026-11-20T09:10:00Z", result=result("anger", -0.8)),
+            record("b", external_id="2", created_at="2026-11-20T09:50:00Z", result=result("joy", 0.6)),
+            record("c", external_id="3", created_at="2026-11-20T11:05:00Z", result=result("neutral", 0.0)),
+            record(
+                "d", external_id="4", created_at="2026-11-19T23:30:00Z", result=result("anger", -0.4), source="reddit"
+            ),
+            record(
+                "e", external_id="5", created_at="2026-11-20T10:00:00Z", result=result("joy", 0.9, {"healthcare": 0.5})
+            ),
+        ]
+    )
+
+
+def test_hourly_aggregate_is_zero_filled_with_sentiment_and_emotions(service):
+    seed(service)
+    out = service.aggregate(
+        "economy", "hour", since=datetime(2026, 11, 20, 9, tzinfo=UTC), until=datetime(2026, 11, 20, 12, tzinfo=UTC)
+    )
+    assert [b["start"] for b in out["buckets"]] == [
+        "2026-11-20T09:00:00+00:00",
+        "2026-11-20T10:00:00+00:00",
+        "2026-11-20T11:00:00+00:00",
+    ]
+    first, empty, third = out["buckets"]
+    assert first["count"] == 2 and first["sentiment_mean"] == pytest.approx(-0.1)
+    assert first["sentiment"] == {"positive": 1, "neutral": 0, "negative": 1}
+    assert first["emotions"] == {"anger": 1, "joy": 1}
+    assert empty == {
+        "start": "2026-11-20T10:00:00+00:00",
+        "count": 0,
+        "sentiment_mean": None,
+        "sentiment": {"positive": 0, "neutral": 0, "negative": 0},
+        "emotions": {},
+    }
+    assert third["count"] == 1 and third["emotions"] == {"neutral": 1}
+
+
+def test_day_buckets_follow_the_time_zone(service):
+    seed(service)
+    utc = service.aggregate(
+        "economy", "day", since=datetime(2026, 11, 19, tzinfo=UTC), until=datetime(2026, 11, 21, tzinfo=UTC)
+    )
+    assert [b["count"] for b in utc["buckets"]] == [1, 3]
+    # In Berlin (UTC+1) the 23:30 UTC mention belongs to the 20th.
+    berlin = service.aggregate(
+        "economy",
+        "day",
+        since=datetime(2026, 11, 19, tzinfo=UTC),
+        until=datetime(2026, 11, 21, tzinfo=UTC),
+        tz="Europe/Berlin",
+    )
+    starts = [b["start"] for b in berlin["buckets"]]
+    assert starts[0] == "2026-11-19T00:00:00+01:00"
+    counts = {b["start"][:10]: b["count"] for b in berlin["buckets"]}
+    assert counts["2026-11-20"] == 4 and counts["2026-11-19"] == 0
+
+
+def test_cache_is_invalidated_by_ingest_and_delete(service):
+    seed(service)
+    window = {"since": datetime(2026, 11, 20, tzinfo=UTC), "until": datetime(2026, 11, 21, tzinfo=UTC)}
+    assert service.aggregate("economy", "day", **window)["buckets"][0]["count"] == 3
+    service.ingest([record("f", external_id="6", created_at="2026-11-20T08:00:00Z")])
+    assert service.aggregate("economy", "day", **window)["buckets"][0]["count"] == 4
+    service.delete(["6", "1"])
+    assert service.aggregate("economy", "day", **window)["buckets"][0]["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": "week"}, "window must be one of hour, day"),
+        ({"tz": "Mars/Olympus"}, "unknown time zone"),
+        ({"since": datetime(2026, 11, 21, tzinfo=UTC), "until": datetime(2026, 11, 20, tzinfo=UTC)}, "since must"),
+        ({"since": datetime(2000, 1, 1, tzinfo=UTC)}, "more than 20000 hour buckets"),
+    ],
+)
+def test_bad_aggregate_parameters(service, kwargs, message):
+    seed(service)
+    with pytest.raises(QueryError, match=message):
+        service.aggregate("economy", **kwargs)
+
+
+def test_unknown_topic(service):
+    seed(service)
+    with pytest.raises(UnknownTopicError, match="unknown topic 'sports'"):
+        service.aggregate("sports")
+    with pytest.raises(UnknownTopicError):
+        service.mentions("sports")
+
+
+def test_baseline_and_trends_find_the_spike(service):
+    # 10 quiet days with 2 economy mentions each, then 12 today; healthcare steady at 3 per day
+    records = []
+    for day in range(1, 11):
+        for i in range(2):
+            records.append(
+                record(
+                    f"e{day}-{i}", external_id=f"e{day}-{i}", created_at=at(24 * day + i), result=result("neutral", 0.0)
+                )
+            )
+        for i in range(3):
+            records.append(
+                record(
+                    f"h{day}-{i}",
+                    external_id=f"h{day}-{i}",
+                    created_at=at(24 * day + i),
+                    result=result("joy", 0.5, {"healthcare": 0.5}),
+                )
+            )
+    for i in range(12):
+        records.append(record(f"today{i}", external_id=f"t{i}", created_at=at(0.1 * i), result=result("anger", -0.9)))
+    for i in range(3):
+        records.append(
+            record(
+                f"htoday{i}",
+                external_id=f"ht{i}",
+                created_at=at(0.1 * i),
+                result=result("joy", 0.5, {"healthcare": 0.5}),
+            )
+        )
+    service.ingest(records)
+    base = service.baseline("economy", days=10)
+    assert base["volume_mean"] == pytest.approx(2.0) and base["volume_std"] == pytest.approx(0.0)
+    assert base["sentiment_mean"] == pytest.approx(0.0)
+    trends = service.trends(window="day", days=10)
+    assert [t["topic"] for t in trends] == ["economy", "healthcare"]
+    assert trends[0]["count"] == 12 and trends[0]["z_volume"] == pytest.approx(10.0)
+    assert trends[0]["z_sentiment"] == pytest.approx(-0.9 / 0.05)
+    assert trends[1]["z_volume"] == pytest.approx(0.0)
+
+
+def test_mentions_filters_and_keyset_pagination(service):
+    records = [
+        record(
+            f"text {i}",
+            external_id=f"m{i}",
+            created_at=at(i % 7),
+            seed=i,
+            result=result("joy" if i % 2 else "anger", 0.5 if i % 2 else -0.5),
+            source="tw" if i % 3 else "rd",
+        )
+        for i in range(25)
+    ]
+    service.ingest(records)
+    seen, cursor = [], None
+    while True:
+        page = service.mentions("economy", limit=4, cursor=cursor)
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 25 and len({m["external_id"] for m in seen}) == 25
+    keys = [(m["created_at"], m["id"]) for m in seen]
+    assert keys == sorted(keys, reverse=True)  # newest first, stable across pages
+    negatives = service.mentions("economy", sentiment="negative", source="tw", limit=100)["items"]
+    expected = {f"m{i}" for i in range(25) if i % 2 == 0 and i % 3}
+    assert {m["external_id"] for m in negatives} == expected
+    assert all(m["emotion"]["label"] == "anger" for m in negatives)
+    recent = service.mentions("economy", since=NOW - timedelta(hours=2), limit=100)["items"]
+    assert {m["external_id"] for m in recent} == {f"m{i}" for i in range(25) if i % 7 <= 2}  # since is inclusive
+    with pytest.raises(QueryError, match="cursor"):
+        service.mentions("economy", cursor="not-a-cursor")
+    with pytest.raises(QueryError, match="limit"):
+        service.mentions("economy", limit=0)
