@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -45,7 +44,7 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-@dataclass
+@dataclass(slots=True)
 class Bucket:
     start: datetime
     count: int = 0
@@ -55,13 +54,13 @@ class Bucket:
     neutral: int = 0
     negative: int = 0
 
-    def as_dict(self, emotions: dict[str, int]) -> dict:
+    def as_dict(self, emotions: dict[str, int] | None) -> dict:
         return {
             "start": self.start.isoformat(),
             "count": self.count,
             "sentiment_mean": round(self.sentiment_sum / self.count, 6) if self.count else None,
             "sentiment": {"positive": self.positive, "neutral": self.neutral, "negative": self.negative},
-            "emotions": {k: v for k, v in sorted(emotions.items()) if v},
+            "emotions": dict(sorted(emotions.items())) if emotions else {},
         }
 
 
@@ -82,19 +81,32 @@ def bucket_series(
             raise QueryError(f"the range spans more than {max_buckets} {window} buckets; narrow since/until")
         cursor = next_bucket(cursor, window, tz)
     lo, hi = _utc_naive(first), _utc_naive(cursor)
-    for row in repository.rollup_rows(connection, topic=topic, since=lo, until=hi):
-        bucket = buckets.get(bucket_start(row.bucket_start, window, tz))
+    starts: dict[datetime, datetime] = {}  # UTC hour -> bucket start, computed once per hour
+
+    def start_of(hour: datetime) -> datetime:
+        found = starts.get(hour)
+        if found is None:
+            found = starts[hour] = bucket_start(hour, window, tz)
+        return found
+
+    for hour, count, total, squares, positive, neutral, negative in repository.rollup_rows(
+        connection, topic=topic, since=lo, until=hi
+    ):
+        bucket = buckets.get(start_of(hour))
         if bucket is None:
             continue
-        bucket.count += row.count
-        bucket.sentiment_sum += row.sentiment_sum
-        bucket.sentiment_sq_sum += row.sentiment_sq_sum
-        bucket.positive += row.positive_count
-        bucket.neutral += row.neutral_count
-        bucket.negative += row.negative_count
-    emotions: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for start, label, count in repository.emotion_rollup_rows(connection, topic=topic, since=lo, until=hi):
-        emotions[bucket_start(start, window, tz)][label] += count
+        bucket.count += count
+        bucket.sentiment_sum += total
+        bucket.sentiment_sq_sum += squares
+        bucket.positive += positive
+        bucket.neutral += neutral
+        bucket.negative += negative
+    emotions: dict[datetime, dict[str, int]] = {}
+    last_hour, counts = None, {}
+    for hour, label, count in repository.emotion_rollup_rows(connection, topic=topic, since=lo, until=hi):
+        if hour != last_hour:  # rows come ordered by hour: one bucket lookup per hour
+            last_hour, counts = hour, emotions.setdefault(start_of(hour), {})
+        counts[label] = counts.get(label, 0) + count
     return list(buckets.values()), emotions
 
 

@@ -225,26 +225,40 @@ def delete_mentions(connection: Connection, *, mention_ids: Sequence[int]) -> No
         connection.execute(delete(Mention).where(Mention.id.in_(chunk)))
 
 
-def rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list:
-    return list(
-        connection.execute(
-            select(TopicRollup)
-            .where(TopicRollup.topic_key == topic, TopicRollup.bucket_start >= since, TopicRollup.bucket_start < until)
-            .order_by(TopicRollup.bucket_start)
+def rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list[tuple]:
+    """(bucket_start, count, sentiment_sum, sentiment_sq_sum, positive, neutral, negative)."""
+    statement = select(
+        TopicRollup.bucket_start,
+        TopicRollup.count,
+        TopicRollup.sentiment_sum,
+        TopicRollup.sentiment_sq_sum,
+        TopicRollup.positive_count,
+        TopicRollup.neutral_count,
+        TopicRollup.negative_count,
+    ).where(TopicRollup.topic_key == topic, TopicRollup.bucket_start >= since, TopicRollup.bucket_start < until)
+    return connection.execute(statement).tuples().all()
+
+
+def emotion_rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list[tuple]:
+    """(bucket_start, emotion_label, count), fetched in one go (thousands of rows per month)."""
+    statement = (
+        select(TopicEmotionRollup.bucket_start, TopicEmotionRollup.emotion_label, TopicEmotionRollup.count)
+        .where(
+            TopicEmotionRollup.topic_key == topic,
+            TopicEmotionRollup.bucket_start >= since,
+            TopicEmotionRollup.bucket_start < until,
+            TopicEmotionRollup.count != 0,
         )
+        .order_by(TopicEmotionRollup.bucket_start)
     )
+    return connection.execute(statement).tuples().all()
 
 
-def emotion_rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list:
-    return list(
-        connection.execute(
-            select(TopicEmotionRollup.bucket_start, TopicEmotionRollup.emotion_label, TopicEmotionRollup.count).where(
-                TopicEmotionRollup.topic_key == topic,
-                TopicEmotionRollup.bucket_start >= since,
-                TopicEmotionRollup.bucket_start < until,
-                TopicEmotionRollup.count != 0,
-            )
-        )
+def topic_exists(connection: Connection, *, topic: str) -> bool:
+    """Served by the rollups' primary key (topic_key first), unlike a full GROUP BY."""
+    return (
+        connection.execute(select(TopicRollup.topic_key).where(TopicRollup.topic_key == topic).limit(1)).first()
+        is not None
     )
 
 

@@ -89,6 +89,7 @@ class AggregationService:
         self.configured_topics = set(topic_keys)
         self.clock = clock
         self.cache = _TTLCache(self.settings.cache_ttl_s)
+        self._seen_topics: set[str] = set()
 
     # -- writes -----------------------------------------------------------------------------
     def prepare_records(self, records: Sequence[MentionRecord], *, require_result: bool):
@@ -160,10 +161,12 @@ class AggregationService:
         ]
 
     def _check_topic(self, topic: str) -> None:
-        if topic in self.configured_topics:
+        if topic in self.configured_topics or topic in self._seen_topics:
             return
-        if topic not in {t["key"] for t in self.topics()}:
-            raise UnknownTopicError(f"unknown topic {topic!r}")
+        with self.engine.connect() as connection:
+            if not repository.topic_exists(connection, topic=topic):
+                raise UnknownTopicError(f"unknown topic {topic!r}")
+        self._seen_topics.add(topic)  # topics only disappear if every mention is deleted
 
     def aggregate(
         self,

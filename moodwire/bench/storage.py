@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from tqdm import tqdm
 
 from inference.schemas import EmotionResult, MentionResult, SentimentResult, TopicScore
@@ -36,21 +40,34 @@ EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def fresh_engine(url: str | None):
-    """A migrated, empty database: a temporary SQLite file, or a new schema on the server."""
+@contextmanager
+def fresh_database(url: str | None) -> Iterator[Engine]:
+    """A migrated, empty database, removed afterwards: a temporary SQLite file, or a new
+    schema on the given server (dropped with everything in it)."""
     if url is None:
         folder = tempfile.mkdtemp(prefix="moodwire-bench-")
         engine = create_database_engine(f"sqlite:///{folder}/bench.db")
-    else:
-        schema = f"mw_bench_{int(time.time())}"
-        admin = create_database_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    schema = f"mw_bench_{os.getpid()}_{int(time.time())}"
+    admin = create_database_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    engine = create_database_engine(f"{url}{separator}options=-csearch_path%3D{schema}")
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
         with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-        separator = "&" if "?" in url else "?"
-        engine = create_database_engine(f"{url}{separator}options=-csearch_path%3D{schema}")
-    upgrade(engine)
-    return engine
 
 
 def synthetic_records(count: int, *, seed: int = 7, days: int = 30) -> list[MentionRecord]:
@@ -82,7 +99,11 @@ def synthetic_records(count: int, *, seed: int = 7, days: int = 30) -> list[Ment
 
 
 def bench_ingest(url: str | None, count: int, batch_size: int = 500) -> dict:
-    engine = fresh_engine(url)
+    with fresh_database(url) as engine:
+        return _ingest(engine, count, batch_size)
+
+
+def _ingest(engine: Engine, count: int, batch_size: int) -> dict:
     service = AggregationService(engine, settings=StorageSettings(cache_ttl_s=0), clock=lambda: NOW)
     records = synthetic_records(count)
     started = time.perf_counter()
@@ -93,7 +114,6 @@ def bench_ingest(url: str | None, count: int, batch_size: int = 500) -> dict:
     for start in range(0, count, batch_size):
         service.ingest(records[start : start + batch_size])
     replay = time.perf_counter() - replay_started
-    engine.dispose()
     return {
         "database": engine.dialect.name,
         "mentions": count,
@@ -130,7 +150,11 @@ ANALYZE;
 
 def bench_aggregate(url: str | None, count: int, repeats: int = 50) -> dict:
     """Seed ``count`` mentions over 90 days, then time 30 days of hourly buckets per topic."""
-    engine = fresh_engine(url)
+    with fresh_database(url) as engine:
+        return _aggregate(engine, count, repeats)
+
+
+def _aggregate(engine: Engine, count: int, repeats: int) -> dict:
     started = time.perf_counter()
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
@@ -142,7 +166,7 @@ def bench_aggregate(url: str | None, count: int, repeats: int = 50) -> dict:
         for start in tqdm(range(0, count, 1000), desc="seed", unit="batch", file=sys.stderr):
             service.ingest(records[start : start + 1000])
     seeded_s = time.perf_counter() - started
-    service = AggregationService(engine, settings=StorageSettings(cache_ttl_s=0), clock=lambda: NOW)
+    service = AggregationService(engine, settings=StorageSettings(cache_ttl_s=0), clock=lambda: NOW, topic_keys=TOPICS)
     timings = []
     for i in range(repeats):
         topic = TOPICS[i % len(TOPICS)]
@@ -150,12 +174,11 @@ def bench_aggregate(url: str | None, count: int, repeats: int = 50) -> dict:
         out = service.aggregate(topic, "hour", since=NOW - timedelta(days=30), until=NOW)
         timings.append((time.perf_counter() - t0) * 1000)
         assert len(out["buckets"]) == 720
-    cached = AggregationService(engine, settings=StorageSettings(cache_ttl_s=300), clock=lambda: NOW)
+    cached = AggregationService(engine, settings=StorageSettings(cache_ttl_s=300), clock=lambda: NOW, topic_keys=TOPICS)
     cached.aggregate("economy", "hour", since=NOW - timedelta(days=30), until=NOW)
     t0 = time.perf_counter()
     cached.aggregate("economy", "hour", since=NOW - timedelta(days=30), until=NOW)
     cached_ms = (time.perf_counter() - t0) * 1000
-    engine.dispose()
     timings.sort()
     return {
         "database": engine.dialect.name,

@@ -26,7 +26,8 @@ def db_url(tmp_path) -> str:
 def test_import_is_idempotent_and_names_bad_lines(capsys, tmp_path, db_url):
     good = tmp_path / "in.jsonl"
     good.write_text(
-        '{"text": "one", "external_id": "1", "created_at": "2026-11-01T10:00:00Z"}\n{"text": "two", "external_id": "2"}\n',
+        '{"text": "one", "external_id": "1", "created_at": "2026-11-01T10:00:00Z"}\n'
+        '{"text": "two", "external_id": "2"}\n',
         encoding="utf-8",
     )
     code, out, _ = run(capsys, "import", str(good), "--database-url", db_url)
