@@ -10,6 +10,7 @@ import torch
 from inference.batching import mean_by_owner, run_segments, segment_texts
 from inference.device import configure_threads, resolve_device, resolve_dtype
 from inference.loading import load_sequence_classifier
+from inference.postprocess import emotion_results
 from inference.schemas import EmotionResult
 from inference.settings import ModelSpec
 
@@ -66,11 +67,7 @@ class EmotionClassifier:
         return mean_by_owner(probs, segments.owners, segments.num_texts)
 
     def to_results(self, probs: np.ndarray) -> list[EmotionResult]:
-        results = []
-        for row in probs:
-            scores = {label: round(float(p), 6) for label, p in zip(self.labels, row, strict=True)}
-            results.append(EmotionResult(label=self.labels[int(np.argmax(row))], scores=scores))
-        return results
+        return emotion_results(self.labels, probs)
 
     def classify(self, texts: Sequence[str]) -> list[EmotionResult]:
         return self.to_results(self.predict_proba(texts))

@@ -16,6 +16,7 @@ import numpy as np
 from inference.cache import LRUCache, content_hash
 from inference.embedding import TextEmbedder, build_embedder
 from inference.emotion import EmotionClassifier
+from inference.postprocess import Analysis, PostProcessor
 from inference.schemas import MentionResult
 from inference.sentiment import SentimentRule
 from inference.settings import PipelineSettings
@@ -48,14 +49,6 @@ class ModelOutputs:
     embedding: np.ndarray
 
 
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """A classification plus the embedding it was derived from (stored for re-topicking)."""
-
-    result: MentionResult
-    embedding: np.ndarray
-
-
 class MentionPipeline:
     def __init__(
         self,
@@ -70,7 +63,7 @@ class MentionPipeline:
         self.emotion = emotion
         self.embedder = embedder
         self.topics = topics
-        self.sentiment = sentiment
+        self.postprocess = PostProcessor(labels=emotion.labels, sentiment=sentiment, topics=topics)
         self.max_text_chars = max_text_chars
         self.cache: LRUCache[ModelOutputs] = LRUCache(cache_size)
         self.model_version = f"{emotion.version}+{embedder.version}"
@@ -120,13 +113,7 @@ class MentionPipeline:
         outputs = self.model_outputs(texts)
         probs = np.vstack([o.emotion_probs for o in outputs])
         vectors = np.vstack([o.embedding for o in outputs])
-        emotions = self.emotion.to_results(probs)
-        sentiments = self.sentiment.results(probs)
-        topics = self.topics.select(self.topics.scores(vectors))
-        return [
-            Analysis(result=MentionResult(emotion=e, sentiment=s, topics=t), embedding=v)
-            for e, s, t, v in zip(emotions, sentiments, topics, vectors, strict=True)
-        ]
+        return self.postprocess.analyses(probs, vectors)
 
     def classify(self, texts: Sequence[str]) -> list[MentionResult]:
         return [a.result for a in self.analyse(texts)]
