@@ -36,7 +36,7 @@ EXIT_CODES: dict[type[Exception], int] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from moodwire.commands import bench, classify, db, quality, store, topics, train
+    from moodwire.commands import bench, classify, db, quality, serve, store, topics, train
 
     parser = argparse.ArgumentParser(prog="moodwire", description="Emotion, sentiment and topics for text mentions.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.register(commands)
     topics.register(commands)
     bench.register(commands)
+    serve.register(commands)
     return parser
 
 

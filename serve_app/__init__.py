@@ -1,0 +1,1 @@
+"""Online serving on Ray Serve: thin deployments over the shared ``inference`` core."""

@@ -1,0 +1,54 @@
+"""``build_app``: the typed app builder behind ``configs/serve.yaml`` and ``moodwire serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ray.serve import Application
+
+from serve_app.config import ServeAppArgs
+
+
+def _absolute(path: Path | None) -> str | None:
+    return str(path.resolve()) if path is not None else None
+
+
+def build_app(
+    args: dict | ServeAppArgs | None = None, deployment_options: dict[str, dict] | None = None
+) -> Application:
+    """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator).
+
+    Paths and the database URL are resolved here, in the process that builds the app, so
+    replicas started elsewhere (other working directories, other nodes) see the same files.
+    ``serve run``/``serve deploy`` apply the config file's per-deployment options
+    themselves; ``moodwire serve`` passes them as ``deployment_options``.
+    """
+    from inference.settings import load_pipeline_settings
+    from serve_app.deployments.aggregator import Aggregator
+    from serve_app.deployments.models import EmbeddingModel, EmotionModel
+    from serve_app.gateway import Gateway
+    from storage.settings import database_url
+
+    parsed = args if isinstance(args, ServeAppArgs) else ServeAppArgs.model_validate(args or {})
+    parsed = parsed.model_copy(
+        update={
+            "pipeline_config": Path(_absolute(parsed.pipeline_config)) if parsed.pipeline_config else None,
+            "storage_config": Path(_absolute(parsed.storage_config)) if parsed.storage_config else None,
+            "database_url": database_url(parsed.database_url),
+        }
+    )
+    options = deployment_options or {}
+    unknown = set(options) - {"EmotionModel", "EmbeddingModel", "Aggregator", "Gateway"}
+    if unknown:
+        raise ValueError(f"no such deployment(s): {sorted(unknown)}")
+
+    def configured(deployment):
+        return deployment.options(**options[deployment.name]) if deployment.name in options else deployment
+
+    pipeline = load_pipeline_settings(parsed.pipeline_config)
+    emotion = configured(EmotionModel).bind(pipeline.emotion.model_dump(mode="json"))
+    embedding = configured(EmbeddingModel).bind(pipeline.embedding.model_dump(mode="json"))
+    aggregator = configured(Aggregator).bind(
+        parsed.database_url, _absolute(parsed.storage_config), _absolute(parsed.pipeline_config)
+    )
+    return configured(Gateway).bind(emotion, embedding, aggregator, parsed.model_dump(mode="json"))

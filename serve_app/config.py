@@ -1,0 +1,36 @@
+"""Typed ``args`` of the Serve application (``configs/serve.yaml``) and per-model batch knobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TEXTS_PER_CALL = 16  # the gateway sends texts to the model deployments in chunks of this size
+
+
+class BatchConfig(BaseModel):
+    """``user_config`` of EmotionModel and EmbeddingModel: changeable without a restart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch_size: int = Field(default=64, ge=TEXTS_PER_CALL, description="texts per forward batch")
+    batch_wait_timeout_s: float = Field(default=0.005, ge=0, le=5)
+
+
+class ServeAppArgs(BaseModel):
+    """What ``build_app`` takes; secrets (API key, database URL) come from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline_config: Path | None = Field(default=None, description="default: configs/moodwire.yaml")
+    storage_config: Path | None = Field(default=None, description="default: configs/storage.yaml")
+    database_url: str | None = Field(default=None, description="default: $MOODWIRE_DATABASE_URL or SQLite")
+    embedding_model_name: str = "all-MiniLM-L6-v2"
+    max_texts_per_request: int = Field(default=2048, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    result_cache: str = Field(default="memory", pattern="^(memory|redis|none)$")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    cache_size: int = Field(default=10_000, ge=0)
+    cache_ttl_s: int = Field(default=7 * 86400, ge=1, description="Redis entry lifetime")
+    retry_after_s: int = Field(default=1, ge=1)

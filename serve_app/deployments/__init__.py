@@ -1,0 +1,1 @@
+"""One module per deployment; each is a few lines around the shared core."""

@@ -1,0 +1,60 @@
+"""EmotionModel and EmbeddingModel: load once per replica, batched forward passes."""
+
+from __future__ import annotations
+
+import numpy as np
+from ray import serve
+
+from serve_app.deployments.batched import BatchedModel
+from serve_app.metrics import ModelMetrics
+
+
+@serve.deployment(
+    name="EmotionModel",
+    ray_actor_options={"num_cpus": 0.5},
+    max_ongoing_requests=128,
+    max_queued_requests=1024,
+    user_config={"max_batch_size": 64, "batch_wait_timeout_s": 0.005},
+)
+class EmotionModel(BatchedModel):
+    def __init__(self, spec: dict) -> None:
+        from inference.emotion import EmotionClassifier
+        from inference.settings import EmotionModelSpec
+
+        self.model = EmotionClassifier.from_spec(EmotionModelSpec.model_validate(spec))
+        self.metrics = ModelMetrics("emotion")
+
+    def compute(self, texts: list[str]) -> np.ndarray:
+        return self.model.predict_proba(texts)
+
+    def info(self) -> dict:
+        return {"labels": self.model.labels, "version": self.model.version}
+
+
+@serve.deployment(
+    name="EmbeddingModel",
+    ray_actor_options={"num_cpus": 0.5},
+    max_ongoing_requests=128,
+    max_queued_requests=1024,
+    user_config={"max_batch_size": 64, "batch_wait_timeout_s": 0.005},
+)
+class EmbeddingModel(BatchedModel):
+    def __init__(self, settings: dict) -> None:
+        from inference.embedding import build_embedder
+        from inference.settings import EmbeddingSettings
+
+        self.embedder = build_embedder(EmbeddingSettings.model_validate(settings))
+        self.tokenizer = getattr(self.embedder, "tokenizer", None)
+        self.metrics = ModelMetrics("embedding")
+
+    def compute(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    def info(self) -> dict:
+        return {"dim": self.embedder.dim, "version": self.embedder.version}
+
+    def count_tokens(self, texts: list[str]) -> int:
+        """Token usage for the OpenAI-compatible response (special tokens included)."""
+        if self.tokenizer is None:
+            return sum(len(t) // 4 + 1 for t in texts)
+        return sum(len(ids) for ids in self.tokenizer(texts, verbose=False)["input_ids"])

@@ -1,0 +1,84 @@
+"""Run the Serve app on a local Ray for ``moodwire serve`` (and the tests).
+
+A Serve config file (``configs/serve.yaml``) provides the app's ``args`` and per-deployment
+options (replicas, CPUs/GPUs, queue bounds, ``user_config``) exactly as ``serve run`` or
+``serve deploy`` would apply them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inference.config_files import ConfigError, read_yaml_mapping
+
+DEPLOYMENT_OPTIONS = {
+    "num_replicas",
+    "max_ongoing_requests",
+    "max_queued_requests",
+    "user_config",
+    "autoscaling_config",
+    "ray_actor_options",
+    "graceful_shutdown_timeout_s",
+    "health_check_period_s",
+    "health_check_timeout_s",
+}
+
+
+def read_serve_config(path: Path) -> tuple[dict, dict[str, dict], dict]:
+    """``(app args, {deployment name: options}, http_options)`` of the first application."""
+    config = read_yaml_mapping(path)
+    apps = config.get("applications")
+    if not isinstance(apps, list) or not apps or not isinstance(apps[0], dict):
+        raise ConfigError(f"{path}: 'applications' must list one application")
+    app = apps[0]
+    if app.get("import_path") != "serve_app.app:build_app":
+        raise ConfigError(f"{path}: applications[0].import_path must be 'serve_app.app:build_app'")
+    overrides: dict[str, dict] = {}
+    for index, deployment in enumerate(app.get("deployments") or []):
+        name = deployment.get("name") if isinstance(deployment, dict) else None
+        if not name:
+            raise ConfigError(f"{path}: applications[0].deployments[{index}] needs a 'name'")
+        unknown = set(deployment) - DEPLOYMENT_OPTIONS - {"name"}
+        if unknown:
+            raise ConfigError(f"{path}: deployment '{name}': unknown key(s) {sorted(unknown)}")
+        overrides[name] = {k: v for k, v in deployment.items() if k != "name"}
+    return dict(app.get("args") or {}), overrides, dict(config.get("http_options") or {})
+
+
+__all__ = ["read_serve_config", "run_local"]
+
+
+def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None = None) -> None:
+    """Start a local Ray, serve until SIGINT/SIGTERM, then shut Serve and Ray down."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    import ray
+    from ray import serve
+
+    from serve_app.app import build_app
+
+    args, options, _ = read_serve_config(config) if config is not None else ({}, {}, {})
+    application = build_app(args, options)  # validates args before Ray starts
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
+    # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    ray.init(num_cpus=num_cpus, namespace="moodwire", log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
+        serve.run(application, name="moodwire", route_prefix="/")
+        print(f"moodwire: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops", file=sys.stderr)
+        while not stop.wait(0.5):
+            pass
+        print("moodwire: stopping", file=sys.stderr)
+    finally:
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
