@@ -84,7 +84,7 @@ def test_classify_command_end_to_end_with_default_models(tmp_path):
     assert by_id["ex-014"]["topics"][0]["key"] == "immigration"
     assert "Traceback" not in done.stderr and "classified 13 of 14 texts" in done.stderr
 
-    long_text = "The committee debated the budget for hours. " * 290
+    long_text = "Inflation and rising prices are squeezing family budgets while wages stay flat. " * 170
     done = subprocess.run(
         [sys.executable, "-m", "moodwire", "classify", long_text],
         capture_output=True,
