@@ -1,7 +1,5 @@
 """``build_app``: the typed app builder behind ``configs/serve.yaml`` and ``moodwire serve``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from ray.serve import Application
@@ -13,7 +11,16 @@ def _absolute(path: Path | None) -> str | None:
     return str(path.resolve()) if path is not None else None
 
 
-def build_app(
+def build_app(args: ServeAppArgs) -> Application:
+    """The typed app builder named by ``configs/serve.yaml`` (``serve run``/``serve deploy``).
+
+    Serve validates the config's ``args`` into ``ServeAppArgs`` and applies the file's
+    per-deployment options itself.
+    """
+    return compose_app(args)
+
+
+def compose_app(
     args: dict | ServeAppArgs | None = None, deployment_options: dict[str, dict] | None = None
 ) -> Application:
     """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator).

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from inference.cache import content_hash
@@ -21,6 +22,7 @@ from inference.pipeline import InvalidTextError, ModelOutputs, text_problem
 from serve_app.config import TEXTS_PER_CALL, ServeAppArgs
 from serve_app.errors import (
     ApiError,
+    ServiceBusyError,
     StoreFailedError,
     UnknownModelError,
     error_body,
@@ -182,7 +184,13 @@ class Gateway:
         return self._postprocess
 
     async def _model_call(self, handle: DeploymentHandle, texts: Sequence[str]) -> np.ndarray:
-        parts = await asyncio.gather(*(handle.run.remote(list(chunk)) for chunk in _chunks(texts, TEXTS_PER_CALL)))
+        try:
+            parts = await asyncio.gather(
+                *(handle.run.remote(list(chunk)) for chunk in _chunks(texts, TEXTS_PER_CALL))
+            )
+        except BackPressureError:
+            # Serve would turn this into a bare-text 503 itself; ours carries Retry-After and JSON.
+            raise ServiceBusyError("the models are at capacity; retry after a moment") from None
         return np.vstack(parts)
 
     async def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:

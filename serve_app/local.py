@@ -58,10 +58,10 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     import ray
     from ray import serve
 
-    from serve_app.app import build_app
+    from serve_app.app import compose_app
 
     args, options, _ = read_serve_config(config) if config is not None else ({}, {}, {})
-    application = build_app(args, options)  # validates args before Ray starts
+    application = compose_app(args, options)  # validates args before Ray starts
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default

@@ -8,6 +8,7 @@ thread so the replica's event loop keeps accepting requests while torch computes
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Sequence
 
@@ -35,10 +36,12 @@ class BatchedModel:
         self.batch_config = config
 
     def batch_settings(self) -> dict:
-        """What the running batcher uses now (tests check that user_config took effect)."""
+        """What the running batcher uses now, and which process (user_config needs no restart)."""
         return {
-            "max_batch_size": self.run.get_max_batch_size(),
-            "batch_wait_timeout_s": self.run.get_batch_wait_timeout_s(),
+            "pid": os.getpid(),
+            # Serve exposes the batcher's live values only through these private getters.
+            "max_batch_size": self.run._get_max_batch_size(),
+            "batch_wait_timeout_s": self.run._get_batch_wait_timeout_s(),
         }
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005, batch_size_fn=count_texts)

@@ -1,0 +1,276 @@
+"""The Serve app in-process on a local 2-CPU Ray with the default models and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from sqlalchemy import func, select, text
+
+from storage.models import Mention, MentionTopic
+from tests.integration.conftest import PG_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "test-key-" + uuid.uuid4().hex[:8]
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+APP_ARGS = {"max_texts_per_request": 50, "max_body_bytes": 200_000}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def deploy_config(args: dict, deployments: dict[str, dict] | None = None) -> None:
+    """Deploy configs/serve.yaml through the Serve controller, as `serve deploy` does."""
+    from ray.serve.context import _get_global_client
+    from ray.serve.schema import ServeDeploySchema
+
+    config = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text(encoding="utf-8"))
+    app = config["applications"][0]
+    app["args"].update(APP_ARGS, **args)
+    for deployment in app["deployments"]:
+        deployment.update((deployments or {}).get(deployment["name"], {}))
+    del config["http_options"], config["proxy_location"]  # set by serve.start in the fixture
+    client = _get_global_client()
+    client.deploy_apps(ServeDeploySchema.parse_obj(config), _blocking=True)
+
+
+@pytest.fixture(scope="module")
+def served(pg_admin):
+    import ray
+    from ray import serve
+
+    schema = f"mw_test_serve_{uuid.uuid4().hex[:8]}"
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db_url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    from storage.engine import create_database_engine
+    from storage.migrate import upgrade
+
+    engine = create_database_engine(db_url)
+    upgrade(engine)
+    http_port, metrics_port = free_port(), free_port()
+    os.environ["MOODWIRE_API_KEY"] = API_KEY
+    os.environ["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] = "60"
+    ray.init(
+        num_cpus=2,
+        namespace="moodwire-test",
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        _metrics_export_port=metrics_port,
+        _system_config={"metrics_report_interval_ms": 1000},
+        log_to_driver=False,
+    )
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+        deploy_config({"database_url": db_url})
+        base = f"http://127.0.0.1:{http_port}"
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=60).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail("the Serve app did not become ready")
+        yield {"base": base, "engine": engine, "metrics_port": metrics_port, "db_url": db_url}
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        os.environ.pop("MOODWIRE_API_KEY", None)
+        engine.dispose()
+        with pg_admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    with httpx.Client(base_url=served["base"], headers=AUTH, timeout=120) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def core_pipeline():
+    from inference.pipeline import MentionPipeline
+    from inference.settings import load_pipeline_settings
+
+    return MentionPipeline.from_settings(load_pipeline_settings())
+
+
+TEXTS = [
+    "I am furious about the tax hike",
+    "Polls open at 7am tomorrow, go vote!",
+    "My insulin costs more than my rent and I'm scared",
+    "The meeting was moved to Thursday.",
+]
+
+
+def test_classify_matches_the_core_pipeline(client, core_pipeline):
+    response = client.post("/v1/classify", json={"texts": TEXTS})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    expected = [r.to_dict() for r in core_pipeline.classify(TEXTS)]
+    assert len(results) == len(expected)
+    for got, want in zip(results, expected, strict=True):
+        assert got["emotion"]["label"] == want["emotion"]["label"]
+        assert got["sentiment"]["label"] == want["sentiment"]["label"]
+        assert got["sentiment"]["score"] == pytest.approx(want["sentiment"]["score"], abs=1e-4)
+        assert [t["key"] for t in got["topics"]] == [t["key"] for t in want["topics"]]
+        for label, score in want["emotion"]["scores"].items():
+            assert got["emotion"]["scores"][label] == pytest.approx(score, abs=1e-4)
+    assert results[0]["emotion"]["label"] == "anger"
+
+
+def test_persist_stores_rows_once(client, served):
+    items = [
+        {"text": "Gas prices are killing us", "external_id": "s-1", "created_at": "2026-11-20T10:00:00Z"},
+        {"text": "Thank you nurses, you saved my dad", "external_id": "s-2", "source": "tw"},
+    ]
+    for _ in range(2):  # a retry with external_id stores nothing twice
+        response = client.post("/v1/classify", json={"items": items, "persist": True})
+        assert response.status_code == 200
+        assert [r["external_id"] for r in response.json()["results"]] == ["s-1", "s-2"]
+    with served["engine"].connect() as c:
+        rows = c.execute(select(Mention.external_id, Mention.processing_status).order_by(Mention.external_id)).all()
+        assert [tuple(r) for r in rows] == [("s-1", "done"), ("s-2", "done")]
+        assert c.execute(select(func.count()).select_from(MentionTopic)).scalar() >= 1
+    aggregate = client.get(
+        "/v1/topics/economy/aggregate",
+        params={"window": "day", "since": "2026-11-20T00:00:00Z", "until": "2026-11-21T00:00:00Z"},
+    )
+    assert aggregate.status_code == 200 and aggregate.json()["buckets"][0]["count"] == 1
+    mentions = client.get("/v1/mentions", params={"topic": "economy"}).json()
+    assert [m["external_id"] for m in mentions["items"]] == ["s-1"]
+    assert client.get("/v1/trends").status_code == 200
+    assert any(t["key"] == "economy" for t in client.get("/v1/topics").json()["topics"])
+    assert client.delete("/v1/mentions/s-1").status_code == 200
+    assert client.delete("/v1/mentions/s-1").status_code == 404
+
+
+def test_embeddings_with_the_official_openai_client(served, core_pipeline):
+    from openai import NotFoundError, OpenAI, UnprocessableEntityError
+
+    openai = OpenAI(base_url=served["base"] + "/v1", api_key=API_KEY)
+    assert "all-MiniLM-L6-v2" in [m.id for m in openai.models.list()]
+    response = openai.embeddings.create(model="all-MiniLM-L6-v2", input=TEXTS[:2])  # base64 on the wire
+    vectors = np.asarray([d.embedding for d in response.data])
+    np.testing.assert_allclose(vectors, core_pipeline.embedder.embed(TEXTS[:2]), atol=1e-5)
+    assert response.usage.prompt_tokens > 0
+    single = openai.embeddings.create(model="default", input="hello", encoding_format="float")
+    assert len(single.data[0].embedding) == 384
+    with pytest.raises(NotFoundError):
+        openai.embeddings.create(model="gpt-nope", input="x")
+    with pytest.raises(UnprocessableEntityError):
+        openai.embeddings.create(model="default", input="x", dimensions=128)
+
+
+def test_base64_encoding_over_plain_http(client):
+    body = client.post(
+        "/v1/embeddings", json={"model": "default", "input": ["a b"], "encoding_format": "base64"}
+    ).json()
+    vector = np.frombuffer(base64.b64decode(body["data"][0]["embedding"]), dtype="<f4")
+    assert vector.shape == (384,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "message"),
+    [
+        ({"json": {"texts": ["fine", "   "]}}, 422, "texts[1] is empty"),
+        ({"json": {"items": [{"text": ""}]}}, 422, "items[0].text is empty"),
+        ({"json": {"texts": ["x" * 100_001]}}, 422, "limit is 100000"),
+        ({"json": {"texts": ["a"] * 51}}, 413, "at most 50 texts"),
+        ({"content": b'{"texts": ["a"', "headers": {"content-type": "application/json"}}, 422, "malformed JSON"),
+        ({"json": {"texts": ["a"], "items": []}}, 422, "exactly one of"),
+        ({"json": {"texts": ["a" * 6000] * 40}}, 413, "request body over 200000 bytes"),
+        ({"json": {"items": [{"text": "a", "created_at": "2999-01-01"}], "persist": True}}, 422, "in the future"),
+    ],
+)
+def test_bad_requests_get_clear_errors(client, kwargs, status, message):
+    response = client.post("/v1/classify", **kwargs)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]["message"]
+
+
+def test_auth(served):
+    assert httpx.get(served["base"] + "/healthz").status_code == 200
+    assert httpx.get(served["base"] + "/readyz", timeout=60).status_code == 200
+    response = httpx.post(served["base"] + "/v1/classify", json={"texts": ["x"]})
+    assert response.status_code == 401 and response.json()["error"]["type"] == "authentication_error"
+    wrong = httpx.post(served["base"] + "/v1/classify", json={"texts": ["x"]}, headers={"Authorization": "Bearer no"})
+    assert wrong.status_code == 401
+    assert httpx.get(served["base"] + "/docs", headers=AUTH).status_code == 200
+    assert httpx.get(served["base"] + "/v1/topics/nosuch/aggregate", headers=AUTH).status_code == 404
+
+
+def test_user_config_changes_batch_size_without_restart(served):
+    from ray import serve
+
+    handle = serve.get_deployment_handle("EmotionModel", app_name="moodwire")
+    before = handle.batch_settings.remote().result()
+    options = {"EmotionModel": {"user_config": {"max_batch_size": 32, "batch_wait_timeout_s": 0.002}}}
+    deploy_config({"database_url": served["db_url"]}, options)
+    after = handle.batch_settings.remote().result()
+    assert before["max_batch_size"] == 64 and after["max_batch_size"] == 32
+    assert after["batch_wait_timeout_s"] == 0.002
+    assert after["pid"] == before["pid"]  # the same replica process: reconfigured, not restarted
+
+
+def test_overload_answers_503_with_retry_after(served):
+    tiny = {
+        "EmotionModel": {
+            "max_ongoing_requests": 1,
+            "max_queued_requests": 1,
+            "user_config": {"max_batch_size": 16, "batch_wait_timeout_s": 0.0},
+        }
+    }
+    deploy_config({"database_url": served["db_url"]}, tiny)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=served["base"], headers=AUTH, timeout=120) as http:
+            calls = [
+                http.post("/v1/classify", json={"texts": [f"unique text {i} {j}" for j in range(48)]})
+                for i in range(12)
+            ]
+            return await asyncio.gather(*calls)
+
+    responses = asyncio.run(burst())
+    codes = [r.status_code for r in responses]
+    assert 503 in codes and set(codes) <= {200, 503}, codes
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["Retry-After"] == "1" and busy.json()["error"]["type"] == "overloaded_error"
+    deploy_config({"database_url": served["db_url"]})
+
+
+def test_custom_metrics_are_exported(served, client):
+    client.post("/v1/classify", json={"texts": ["metrics please"]})
+    wanted = {
+        "ray_moodwire_requests_total",
+        "ray_moodwire_request_latency_seconds_bucket",
+        "ray_moodwire_batch_size_bucket",
+        "ray_moodwire_model_batch_seconds_bucket",
+        "ray_moodwire_texts_total",
+        "ray_moodwire_db_write_seconds_bucket",
+    }
+    found: set[str] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and not wanted <= found:
+        try:
+            body = httpx.get(f"http://127.0.0.1:{served['metrics_port']}/metrics", timeout=10).text
+            found = {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line.startswith("ray_moodwire")}
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    assert wanted <= found, sorted(found)
