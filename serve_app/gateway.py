@@ -185,9 +185,7 @@ class Gateway:
 
     async def _model_call(self, handle: DeploymentHandle, texts: Sequence[str]) -> np.ndarray:
         try:
-            parts = await asyncio.gather(
-                *(handle.run.remote(list(chunk)) for chunk in _chunks(texts, TEXTS_PER_CALL))
-            )
+            parts = await asyncio.gather(*(handle.run.remote(list(chunk)) for chunk in _chunks(texts, TEXTS_PER_CALL)))
         except BackPressureError:
             # Serve would turn this into a bare-text 503 itself; ours carries Retry-After and JSON.
             raise ServiceBusyError("the models are at capacity; retry after a moment") from None
