@@ -43,7 +43,7 @@ class Mention(Base):
     source: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
     ingested_at: Mapped[datetime] = mapped_column(DateTime())
-    processing_status: Mapped[str] = mapped_column(String(16), index=True)
+    processing_status: Mapped[str] = mapped_column(String(16))  # partial index: see migration 0001
     error: Mapped[str | None] = mapped_column(Text)
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     sentiment_label: Mapped[str | None] = mapped_column(String(16))

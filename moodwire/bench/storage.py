@@ -70,7 +70,7 @@ def fresh_database(url: str | None) -> Iterator[Engine]:
         admin.dispose()
 
 
-def synthetic_records(count: int, *, seed: int = 7, days: int = 30) -> list[MentionRecord]:
+def synthetic_records(count: int, *, seed: int = 7, days: float = 30) -> list[MentionRecord]:
     rng = np.random.default_rng(seed)
     records = []
     for i in range(count):
@@ -83,7 +83,7 @@ def synthetic_records(count: int, *, seed: int = 7, days: int = 30) -> list[Ment
             sentiment=SentimentResult(label=label, score=round(score, 4)),
             topics=[TopicScore(key=TOPICS[t], score=0.3) for t in picked],
         )
-        created = NOW - timedelta(seconds=int(rng.integers(days * 86400)))
+        created = NOW - timedelta(seconds=int(rng.integers(max(1, int(days * 86400)))))
         records.append(
             MentionRecord(
                 text=f"synthetic mention {i} about {' and '.join(TOPICS[t] for t in picked)}",
@@ -98,17 +98,29 @@ def synthetic_records(count: int, *, seed: int = 7, days: int = 30) -> list[Ment
     return records
 
 
-def bench_ingest(url: str | None, count: int, batch_size: int = 500) -> dict:
+def bench_ingest(url: str | None, count: int, batch_size: int = 500, writers: int = 1, spread_days: float = 30) -> dict:
     with fresh_database(url) as engine:
-        return _ingest(engine, count, batch_size)
+        return _ingest(engine, count, batch_size, writers, spread_days)
 
 
-def _ingest(engine: Engine, count: int, batch_size: int) -> dict:
+def _ingest(engine: Engine, count: int, batch_size: int, writers: int, spread_days: float) -> dict:
+    """``writers`` threads, each with its own pooled connection, like concurrent replicas.
+
+    ``spread_days`` sets how far back posting times go: 30 (history, the worst case: nearly
+    every mention lands in its own hourly rollup rows) or 1 (live traffic).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     service = AggregationService(engine, settings=StorageSettings(cache_ttl_s=0), clock=lambda: NOW)
-    records = synthetic_records(count)
+    records = synthetic_records(count, days=spread_days)
+    batches = [records[start : start + batch_size] for start in range(0, count, batch_size)]
     started = time.perf_counter()
-    for start in tqdm(range(0, count, batch_size), desc="ingest", unit="batch", file=sys.stderr):
-        service.ingest(records[start : start + batch_size])
+    with (
+        ThreadPoolExecutor(writers) as pool,
+        tqdm(total=len(batches), desc="ingest", unit="batch", file=sys.stderr) as bar,
+    ):
+        for _ in pool.map(service.ingest, batches):
+            bar.update(1)
     elapsed = time.perf_counter() - started
     replay_started = time.perf_counter()
     for start in range(0, count, batch_size):
@@ -118,6 +130,8 @@ def _ingest(engine: Engine, count: int, batch_size: int) -> dict:
         "database": engine.dialect.name,
         "mentions": count,
         "batch_size": batch_size,
+        "writers": writers,
+        "spread_days": spread_days,
         "mentions_per_s": round(count / elapsed, 1),
         "replay_mentions_per_s": round(count / replay, 1),
     }

@@ -17,6 +17,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--texts", type=int, default=default_texts, help="mentions to write or seed")
         sub.add_argument("--database-url", help="default: a temporary SQLite file")
         sub.add_argument("--json", action="store_true", help="last line: one JSON object")
+        if name == "ingest":
+            sub.add_argument("--concurrency", type=int, default=1, help="concurrent writers (own connections)")
+            sub.add_argument("--spread-days", type=float, default=30, help="posting times span this many days")
         sub.set_defaults(handler=run)
 
 
@@ -24,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from moodwire.bench import storage
 
     if args.bench_command == "ingest":
-        figures = storage.bench_ingest(args.database_url, args.texts)
+        figures = storage.bench_ingest(
+            args.database_url, args.texts, writers=args.concurrency, spread_days=args.spread_days
+        )
     else:
         figures = storage.bench_aggregate(args.database_url, args.texts)
     if args.json:

@@ -40,7 +40,15 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_mentions_created_at", "mentions", ["created_at"])
-    op.create_index("ix_mentions_processing_status", "mentions", ["processing_status"])
+    # Partial: only unfinished mentions are looked up by status (backfill of pending work),
+    # and leaving the 'done' majority out keeps every ingest from maintaining it.
+    op.create_index(
+        "ix_mentions_processing_status",
+        "mentions",
+        ["processing_status"],
+        postgresql_where=sa.text("processing_status <> 'done'"),
+        sqlite_where=sa.text("processing_status <> 'done'"),
+    )
     op.create_table(
         "mention_topics",
         sa.Column("mention_id", BigId, sa.ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True),
