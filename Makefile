@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(VENV)/bin/moodwire classify --input examples/mentions.jsonl
+	$(VENV)/bin/moodwire serve --config configs/serve.yaml --host 127.0.0.1 --port 8000
 
 test: install lint
 	$(PY) -m pytest -q tests

@@ -63,11 +63,12 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     args, options, _ = read_serve_config(config) if config is not None else ({}, {}, {})
     application = compose_app(args, options)  # validates args before Ray starts
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     ray.init(num_cpus=num_cpus, namespace="moodwire", log_to_driver=False, _node_ip_address="127.0.0.1")
+    # After ray.init: Ray installs its own fatal-signal handler for SIGTERM, which would abort.
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
         serve.run(application, name="moodwire", route_prefix="/")
