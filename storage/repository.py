@@ -89,7 +89,7 @@ def _stored(connection: Connection, condition) -> list[StoredMention]:
     ]
 
 
-def find_by_keys(connection: Connection, *, keys: Sequence[str], for_update: bool = False) -> dict[str, StoredMention]:
+def find_by_keys(connection: Connection, *, keys: Sequence[str]) -> dict[str, StoredMention]:
     found: dict[str, StoredMention] = {}
     for chunk in _chunks(list(keys)):
         for stored in _stored(connection, Mention.idempotency_key.in_(chunk)):
