@@ -139,12 +139,51 @@ def delete_topics(connection: Connection, *, mention_ids: Sequence[int]) -> None
         connection.execute(delete(MentionTopic).where(MentionTopic.mention_id.in_(chunk)))
 
 
+def _is_psycopg2(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2"
+
+
+def _pg_execute_values(connection: Connection, sql: str, values: list[tuple]) -> None:
+    """One multi-row statement per page through psycopg2's execute_values.
+
+    Cheaper on the client than SQLAlchemy's executemany (no per-row parameter dicts) and
+    on the server than one statement per row; used for the hot bulk writes of an ingest.
+    """
+    from psycopg2.extras import execute_values
+
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        execute_values(cursor, sql, values, page_size=1000)
+    finally:
+        cursor.close()
+
+
 def insert_topics(connection: Connection, *, rows: Sequence[dict]) -> None:
+    if _is_psycopg2(connection):
+        if rows:
+            _pg_execute_values(
+                connection,
+                "INSERT INTO mention_topics (mention_id, topic_key, score, created_at) VALUES %s",
+                [(r["mention_id"], r["topic_key"], r["score"], r["created_at"]) for r in rows],
+            )
+        return
     for chunk in _chunks(rows):
         connection.execute(insert(MentionTopic), list(chunk))
 
 
 def upsert_embeddings(connection: Connection, *, rows: Sequence[dict]) -> None:
+    if _is_psycopg2(connection):
+        if rows:
+            from psycopg2 import Binary
+
+            _pg_execute_values(
+                connection,
+                "INSERT INTO mention_embeddings (mention_id, dim, vector, model_version) VALUES %s "
+                "ON CONFLICT (mention_id) DO UPDATE SET dim = EXCLUDED.dim, vector = EXCLUDED.vector, "
+                "model_version = EXCLUDED.model_version",
+                [(r["mention_id"], r["dim"], Binary(r["vector"]), r["model_version"]) for r in rows],
+            )
+        return
     for chunk in _chunks(rows):
         statement = _dialect_insert(connection, MentionEmbedding)
         statement = statement.on_conflict_do_update(
@@ -169,18 +208,12 @@ def _pg_upsert_values(
     SQLAlchemy sends executemany upserts as one statement per row; building a multi-values
     statement in SQLAlchemy instead costs a fresh compile per batch. Both dominated ingest.
     """
-    from psycopg2.extras import execute_values
-
     increments = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in columns if c not in keys)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {increments}"
     )
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        execute_values(cursor, sql, [tuple(row[c] for c in columns) for row in rows], page_size=1000)
-    finally:
-        cursor.close()
+    _pg_execute_values(connection, sql, [tuple(row[c] for c in columns) for row in rows])
 
 
 def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
@@ -188,7 +221,7 @@ def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
     rows, emotion_rows = delta.rollup_rows(), delta.emotion_rows()
     rollup_columns = ("topic_key", "bucket_start", *ROLLUP_COUNTERS)
     emotion_columns = ("topic_key", "bucket_start", "emotion_label", "count")
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
+    if _is_psycopg2(connection):
         if rows:
             _pg_upsert_values(
                 connection, table="topic_rollups", columns=rollup_columns, keys=("topic_key", "bucket_start"), rows=rows

@@ -60,6 +60,11 @@ class _TTLCache:
                 del self._items[key]
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def parse_tz(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -104,13 +109,14 @@ class AggregationService:
 
     def _write(self, writer, prepared, what: str) -> ingest.WriteReport:
         now = self.clock().astimezone(UTC).replace(tzinfo=None)
+        # Bulk writes on PostgreSQL go through the raw DB-API cursor: catch its errors too.
+        database_errors = (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error)
         try:
             with self.engine.begin() as connection:
                 report = writer(connection, prepared=prepared, now=now)
-        except SQLAlchemyError as exc:
-            raise StorageError(
-                f"{what} of {len(prepared)} mentions failed and was rolled back: {type(exc).__name__}: {exc.args[0]}"
-            ) from exc
+        except database_errors as exc:
+            reason = f"{type(exc).__name__}: {_first_line(exc)}"
+            raise StorageError(f"{what} of {len(prepared)} mentions failed and was rolled back: {reason}") from exc
         self.cache.invalidate(report.touched_topics)
         return report
 
@@ -129,7 +135,7 @@ class AggregationService:
             with self.engine.begin() as connection:
                 deleted, topics = ingest.delete_by_external_ids(connection, external_ids=external_ids)
         except SQLAlchemyError as exc:
-            raise StorageError(f"delete failed and was rolled back: {exc.args[0]}") from exc
+            raise StorageError(f"delete failed and was rolled back: {_first_line(exc)}") from exc
         self.cache.invalidate(topics)
         return deleted
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from storage.migrate import upgrade
 from storage.models import Mention, MentionTopic, TopicRollup
@@ -31,8 +31,12 @@ def counts(engine) -> tuple[int, int, int]:
         )
 
 
-@pytest.mark.parametrize("kill_before", ["INSERT INTO mention_topics", "INSERT INTO mention_embeddings"])
-def test_backend_terminated_mid_batch_rolls_back_and_retry_stores_once(pg_engine, pg_admin, kill_before):
+@pytest.mark.parametrize(
+    "kill_before", ["INSERT INTO mention_topics", "INSERT INTO mention_embeddings", "INSERT INTO topic_rollups"]
+)
+def test_backend_terminated_mid_batch_rolls_back_and_retry_stores_once(pg_engine, pg_admin, kill_before, monkeypatch):
+    from storage import repository
+
     service = AggregationService(pg_engine, settings=StorageSettings(), clock=lambda: NOW)
     records = [
         record(
@@ -45,20 +49,21 @@ def test_backend_terminated_mid_batch_rolls_back_and_retry_stores_once(pg_engine
         for i in range(50)
     ]
     killed = []
+    bulk_write = repository._pg_execute_values
 
-    def kill_backend(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith(kill_before) and not killed:
-            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    def kill_then_write(connection, sql, values):
+        """Terminate this transaction's backend after the mentions were already inserted."""
+        if sql.startswith(kill_before) and not killed:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
             with pg_admin.connect() as admin:
                 admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             killed.append(pid)
+        return bulk_write(connection, sql, values)
 
-    event.listen(pg_engine, "before_cursor_execute", kill_backend)
-    try:
-        with pytest.raises(StorageError, match="rolled back"):
-            service.ingest(records)
-    finally:
-        event.remove(pg_engine, "before_cursor_execute", kill_backend)
+    monkeypatch.setattr(repository, "_pg_execute_values", kill_then_write)
+    with pytest.raises(StorageError, match="rolled back"):
+        service.ingest(records)
+    monkeypatch.undo()
     assert killed
     assert counts(pg_engine) == (0, 0, 0)  # nothing half-written
 
