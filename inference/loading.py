@@ -100,6 +100,27 @@ def is_adapter_artifact(path: str) -> bool:
     return Path(path, ARTIFACT_MANIFEST).is_file()
 
 
+def classifier_labels_and_version(source: str) -> tuple[list[str], str]:
+    """Labels (``id2label`` order) and version string of a classifier, without its weights.
+
+    Lets stages that only post-process (the backfill's analysis actors) agree with the
+    stage that runs the model.
+    """
+    from transformers import AutoConfig
+
+    quiet_transformers()
+    resolved = resolve_source(source)
+    if is_adapter_artifact(resolved):
+        manifest = ArtifactManifest.read(Path(resolved))
+        return list(manifest.labels), f"{source}@{manifest.version}"
+    try:
+        config = AutoConfig.from_pretrained(resolved)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load emotion model {source!r}: {exc}") from exc
+    labels = [config.id2label[i] for i in range(config.num_labels)]
+    return labels, f"{source}@{getattr(config, '_commit_hash', None) or Path(resolved).name}"
+
+
 def load_sequence_classifier(source: str) -> tuple[Any, Any, str]:
     """Load ``(model, tokenizer, version)`` for a sequence-classification source.
 

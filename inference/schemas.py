@@ -32,6 +32,14 @@ class MentionResult:
     sentiment: SentimentResult
     topics: list[TopicScore] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MentionResult:
+        return cls(
+            emotion=EmotionResult(label=data["emotion"]["label"], scores=dict(data["emotion"]["scores"])),
+            sentiment=SentimentResult(label=data["sentiment"]["label"], score=float(data["sentiment"]["score"])),
+            topics=[TopicScore(key=t["key"], score=float(t["score"])) for t in data["topics"]],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "emotion": {"label": self.emotion.label, "scores": dict(self.emotion.scores)},

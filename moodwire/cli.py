@@ -36,7 +36,7 @@ EXIT_CODES: dict[type[Exception], int] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from moodwire.commands import bench, classify, db, quality, serve, store, topics, train
+    from moodwire.commands import backfill, bench, classify, db, quality, serve, store, topics, train
 
     parser = argparse.ArgumentParser(prog="moodwire", description="Emotion, sentiment and topics for text mentions.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics.register(commands)
     bench.register(commands)
     serve.register(commands)
+    backfill.register(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Bulk backfill on Ray Data: thin UDF adapters over the shared ``inference`` core."""

@@ -1,0 +1,55 @@
+"""Backfill settings (``configs/backfill.yaml``), validated with messages naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from inference.config_files import load_config
+from inference.settings import project_configs_dir
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActorPool(_Strict):
+    min_size: int = Field(default=1, ge=1)
+    max_size: int = Field(default=1, ge=1)
+    num_cpus: float = Field(default=0.5, gt=0)
+    num_gpus: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActorPool:
+        if self.max_size < self.min_size:
+            raise ValueError("max_size must be at least min_size")
+        return self
+
+
+class Columns(_Strict):
+    """Source column names for each field the backfill reads."""
+
+    text: str = "text"
+    external_id: str = "external_id"
+    created_at: str = "created_at"
+    source: str = "source"
+
+
+class BackfillSettings(_Strict):
+    batch_size: int = Field(default=256, ge=1, description="rows per model batch")
+    write_batch_size: int = Field(default=500, ge=1, description="rows per database transaction")
+    emotion: ActorPool = ActorPool()
+    analysis: ActorPool = ActorPool()
+    writer: ActorPool = ActorPool(num_cpus=0.25)
+    io_num_cpus: float = Field(default=0.25, gt=0, description="CPUs per read/validate task")
+    columns: Columns = Columns()
+    pipeline_config: Path | None = None
+
+
+def load_backfill_settings(path: Path | None = None) -> BackfillSettings:
+    if path is None:
+        path = project_configs_dir() / "backfill.yaml"
+        if not path.is_file():
+            return BackfillSettings()
+    return load_config(path, BackfillSettings)

@@ -1,0 +1,60 @@
+"""A Ray Data backfill into the real PostgreSQL: stored once, bad rows counted, re-run safe."""
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import func, select, text
+
+from storage.engine import create_database_engine
+from storage.migrate import upgrade
+from storage.models import Mention
+from tests.integration.conftest import PG_URL
+
+
+@pytest.fixture()
+def pg_url(pg_admin):
+    schema = f"mw_test_backfill_{uuid.uuid4().hex[:8]}"
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    engine = create_database_engine(url)
+    upgrade(engine)
+    yield url, engine
+    engine.dispose()
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_backfill_file_into_postgres_twice(tmp_path, pg_url, capsys):
+    import ray
+
+    from batch_jobs.backfill import main
+
+    url, engine = pg_url
+    rows = [
+        {"text": f"Gas prices are killing us, day {i}", "external_id": f"h{i}", "created_at": "2026-11-01T10:00:00Z"}
+        for i in range(30)
+    ]
+    rows += [{"text": "", "external_id": "empty"}, {"text": "x" * 100_001, "external_id": "long"}]
+    source = tmp_path / "history.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    try:
+        assert main([str(source), "--database-url", url]) == 0
+        first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (first["read"], first["stored"], first["failed"], first["duplicates"]) == (32, 30, 2, 0)
+        assert main([str(source), "--database-url", url]) == 0
+        second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (second["stored"], second["duplicates"]) == (0, 30)
+    finally:
+        ray.shutdown()
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(Mention)).scalar() == 30
+        assert c.execute(select(func.count(func.distinct(Mention.model_version)))).scalar() == 1
+
+
+def test_missing_source_stops_with_a_clear_message(capsys):
+    from batch_jobs.backfill import main
+
+    assert main(["/nonexistent/file.jsonl"]) == 2
+    assert "SOURCE '/nonexistent/file.jsonl': no such file" in capsys.readouterr().err
