@@ -8,17 +8,38 @@ results. Model actors never open database pools; only ``WriteUDF`` does.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from inference.pipeline import text_problem
+from storage.records import parse_timestamp
+
+
+def row_problem(text: object, created_at: object, *, max_text_chars: int, now: datetime) -> str:
+    """Why a row cannot be stored ('' when it can): the checks ingest would refuse it for."""
+    problem = text_problem(text, max_text_chars)
+    if problem:
+        return f"text {problem}"
+    if created_at is not None and not (isinstance(created_at, float) and np.isnan(created_at)) and created_at != "":
+        try:
+            parse_timestamp(str(created_at), now=now, future_tolerance=timedelta(minutes=5))
+        except ValueError as exc:
+            return str(exc)
+    return ""
 
 
 def validate_batch(batch: dict, *, max_text_chars: int) -> dict:
-    """Add an ``error`` column: why a row cannot be classified ('' when it can)."""
+    """Add an ``error`` column, so bad rows are recorded as failed instead of stopping the job."""
+    now = datetime.now(UTC)
+    created = batch.get("created_at", [None] * len(batch["text"]))
     batch["error"] = np.array(
-        [("text " + p) if (p := text_problem(t, max_text_chars)) else "" for t in batch["text"]], dtype=object
+        [
+            row_problem(t, c, max_text_chars=max_text_chars, now=now)
+            for t, c in zip(batch["text"], created, strict=True)
+        ],
+        dtype=object,
     )
     return batch
 
@@ -97,7 +118,13 @@ class WriteUDF:
         records, failed = [], []
         for i, text in enumerate(batch["text"]):
             if batch["error"][i]:
-                failed.append(batch["error"][i])
+                row = MentionRecord(
+                    text=text if isinstance(text, str) else None,
+                    external_id=_optional(batch, "external_id", i),
+                    created_at=_optional(batch, "created_at", i),
+                    source=_optional(batch, "source", i),
+                )
+                failed.append((row, str(batch["error"][i])))
                 continue
             records.append(
                 MentionRecord(
@@ -111,6 +138,8 @@ class WriteUDF:
                 )
             )
         report = self.service.ingest(records) if records else None
+        if failed:
+            self.service.record_failed(failed)
         return {
             "read": np.array([len(batch["text"])]),
             "stored": np.array([report.inserted + report.updated if report else 0]),

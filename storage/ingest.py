@@ -135,7 +135,16 @@ def write_classified(connection: Connection, *, prepared: Sequence[PreparedMenti
 
     repository.update_mentions(
         connection,
-        rows=[{"mention_id": ids[s], "created_at": unique[s].created_at} | _result_columns(unique[s]) for s in updates],
+        rows=[
+            {
+                "mention_id": ids[s],
+                "created_at": unique[s].created_at,
+                "text": unique[s].record.text,  # a row recorded as failed may come back fixed
+                "content_hash": unique[s].content_hash,
+            }
+            | _result_columns(unique[s])
+            for s in updates
+        ],
     )
     repository.delete_topics(connection, mention_ids=[ids[s] for s in updates])
     topic_rows, embedding_rows = [], []
@@ -180,6 +189,26 @@ def write_raw(connection: Connection, *, prepared: Sequence[PreparedMention], no
     report.mention_ids += list(inserted.values())
     report.inserted = len(report.mention_ids)
     report.duplicates = len(prepared) - report.inserted
+    return report
+
+
+def write_failed(connection: Connection, *, prepared: Sequence[PreparedMention], now: datetime) -> WriteReport:
+    """Record mentions that could not be processed as 'failed' with ``record.error``.
+
+    A key that is already stored (say, processed fine by an earlier run) is left as it is.
+    """
+    rows = []
+    for p in prepared:
+        row = _new_row(p, now, classified=False)
+        row.update(processing_status="failed", error=p.record.error)
+        rows.append(row)
+    keyless = [r for r in rows if r["idempotency_key"] is None]
+    keyed = [r for r in rows if r["idempotency_key"] is not None]
+    report = WriteReport()
+    report.mention_ids = repository.insert_mentions(connection, rows=keyless)
+    report.mention_ids += list(repository.insert_mentions_if_absent(connection, rows=keyed).values())
+    report.inserted = len(report.mention_ids)
+    report.duplicates = len(rows) - report.inserted
     return report
 
 

@@ -52,6 +52,7 @@ class MentionRecord:
     result: MentionResult | None = None
     embedding: np.ndarray | None = None
     model_version: str | None = None
+    error: str | None = None  # why processing failed (recorded with status 'failed')
 
 
 @dataclass(slots=True)

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from inference.cache import content_hash
 from storage import ingest, queries, repository
 from storage.models import Mention, MentionEmbedding
 from storage.queries import QueryError
-from storage.records import MentionRecord, prepare
+from storage.records import MentionRecord, parse_timestamp, prepare
 from storage.settings import StorageSettings
 
 
@@ -129,6 +130,35 @@ class AggregationService:
         """Store mentions as 'pending' for a later backfill."""
         prepared = self.prepare_records(records, require_result=False)
         return self._write(ingest.write_raw, prepared, "import")
+
+    def record_failed(self, failures: Sequence[tuple[MentionRecord, str]]) -> ingest.WriteReport:
+        """Store rows a job could not process as 'failed' with the reason, so they are
+        counted and can be inspected or retried; texts over the limit are not kept."""
+        from storage.records import PreparedMention, idempotency_key
+
+        now = self.clock()
+        prepared = []
+        for record, reason in failures:
+            text = record.text if isinstance(record.text, str) and len(record.text) <= self.max_text_chars else None
+            digest = content_hash(text or "")
+            try:
+                created = parse_timestamp(record.created_at, now=now, future_tolerance=timedelta(days=36500))
+            except ValueError:
+                created = None
+            source = record.source or None
+            prepared.append(
+                PreparedMention(
+                    record=MentionRecord(text=text, external_id=record.external_id, error=reason[:2000]),
+                    content_hash=digest,
+                    created_at=created or now.astimezone(UTC).replace(tzinfo=None),
+                    given_created_at=created is not None,
+                    idempotency_key=idempotency_key(
+                        external_id=record.external_id, digest=digest, source=source, created_at=created
+                    ),
+                    source=source,
+                )
+            )
+        return self._write(ingest.write_failed, prepared, "recording failures")
 
     def delete(self, external_ids: Sequence[str]) -> list[str]:
         try:

@@ -36,21 +36,32 @@ def test_backfill_file_into_postgres_twice(tmp_path, pg_url, capsys):
         {"text": f"Gas prices are killing us, day {i}", "external_id": f"h{i}", "created_at": "2026-11-01T10:00:00Z"}
         for i in range(30)
     ]
-    rows += [{"text": "", "external_id": "empty"}, {"text": "x" * 100_001, "external_id": "long"}]
+    rows += [
+        {"text": "", "external_id": "empty"},
+        {"text": "x" * 100_001, "external_id": "long"},
+        {"text": "fine text", "external_id": "when", "created_at": "last tuesday"},
+    ]
     source = tmp_path / "history.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     try:
         assert main([str(source), "--database-url", url]) == 0
         first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert (first["read"], first["stored"], first["failed"], first["duplicates"]) == (32, 30, 2, 0)
+        assert (first["read"], first["stored"], first["failed"], first["duplicates"]) == (33, 30, 3, 0)
         assert main([str(source), "--database-url", url]) == 0
         second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (second["stored"], second["duplicates"]) == (0, 30)
     finally:
         ray.shutdown()
     with engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(Mention)).scalar() == 30
-        assert c.execute(select(func.count(func.distinct(Mention.model_version)))).scalar() == 1
+        assert c.execute(select(func.count()).select_from(Mention)).scalar() == 33  # failed rows recorded once
+        done = select(func.count(func.distinct(Mention.model_version))).where(Mention.processing_status == "done")
+        assert c.execute(done).scalar() == 1
+        failed = dict(
+            c.execute(select(Mention.external_id, Mention.error).where(Mention.processing_status == "failed")).all()
+        )
+    assert failed["empty"] == "text is empty"
+    assert "limit is 100000" in failed["long"]
+    assert "'last tuesday' is not an ISO 8601 timestamp" in failed["when"]
 
 
 def test_missing_source_stops_with_a_clear_message(capsys):

@@ -193,3 +193,18 @@ def test_prune_drops_texts_and_embeddings_but_keeps_aggregates(service, engine):
         assert c.execute(select(func.count()).select_from(MentionEmbedding)).scalar() == 1
     service.cache.invalidate(["economy"])
     assert service.aggregate("economy", window="day") == before
+
+
+def test_failed_rows_are_recorded_once_and_can_be_completed_later(service, engine):
+    bad = MentionRecord(text="", external_id="f1", created_at="2026-11-20T10:00:00Z")
+    assert service.record_failed([(bad, "text is empty")]).inserted == 1
+    assert service.record_failed([(bad, "text is empty")]).duplicates == 1
+    with engine.connect() as c:
+        row = c.execute(select(Mention)).one()
+        assert (row.processing_status, row.error, row.text) == ("failed", "text is empty", "")
+    report = service.ingest([record("now with text", external_id="f1")])
+    assert report.updated == 1
+    with engine.connect() as c:
+        row = c.execute(select(Mention)).one()
+        assert (row.processing_status, row.text, row.error) == ("done", "now with text", None)
+    rollups_match_rows(engine)
