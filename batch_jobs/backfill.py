@@ -27,6 +27,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for the driver of a submitted job
+
+
+def check_job_database(explicit_url: str | None) -> None:
+    """Under ``ray job submit`` the driver runs in a temporary copy of the working directory
+    and the submitter's environment does not travel: a relative SQLite file (or the default
+    one under ./data) would be written there and lost."""
+    from sqlalchemy.engine import make_url
+
+    if JOB_ENV not in os.environ:
+        return
+    url = explicit_url or os.environ.get("MOODWIRE_DATABASE_URL")
+    if url is None:
+        raise ValueError(
+            "running under `ray job submit`: give --database-url (PostgreSQL, or sqlite:////absolute/path.db)"
+        )
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_absolute():
+        raise ValueError(f"running under `ray job submit`: the SQLite path {parsed.database!r} must be absolute")
+
+
 def run(args: argparse.Namespace) -> dict:
     import ray
     from ray.data import ActorPoolStrategy
@@ -37,6 +58,7 @@ def run(args: argparse.Namespace) -> dict:
     from storage.settings import database_url
 
     settings = load_backfill_settings(args.config)
+    check_job_database(args.database_url)
     kind, paths = resolve_sources(args.sources)
     url = database_url(args.database_url)
     open_service(url).engine.dispose()  # fail fast on a bad URL; migrates the embedded SQLite

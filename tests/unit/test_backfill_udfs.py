@@ -47,3 +47,17 @@ def test_backfill_settings_validate_pool_sizes():
         BackfillSettings.model_validate({"emotion": {"min_size": 2, "max_size": 1}})
     with pytest.raises(ValueError, match="extra"):
         BackfillSettings.model_validate({"emotoin": {}})
+
+
+def test_a_submitted_job_refuses_a_relative_or_default_sqlite_file(monkeypatch):
+    from batch_jobs.backfill import JOB_ENV, check_job_database
+
+    monkeypatch.delenv("MOODWIRE_DATABASE_URL", raising=False)
+    check_job_database(None)  # not under a job: the embedded default is fine
+    monkeypatch.setenv(JOB_ENV, "{}")
+    with pytest.raises(ValueError, match="give --database-url"):
+        check_job_database(None)
+    with pytest.raises(ValueError, match="must be absolute"):
+        check_job_database("sqlite:///data/moodwire.db")
+    check_job_database("sqlite:////srv/moodwire/moodwire.db")
+    check_job_database("postgresql+psycopg2://user@db/moodwire")
