@@ -21,10 +21,35 @@ from batch_jobs.sources import resolve_sources
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backfill", description=__doc__.splitlines()[0])
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help=".jsonl/.csv/.parquet files or globs")
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help=".jsonl/.csv/.parquet files or globs, or db:pending"
+    )
     parser.add_argument("--config", type=Path, help="default: configs/backfill.yaml")
     parser.add_argument("--database-url", help="default: $MOODWIRE_DATABASE_URL or the embedded SQLite file")
     return parser
+
+
+PENDING = "db:pending"
+
+
+def pending_ranges(url: str, size: int) -> list[dict]:
+    """Id ranges covering the pending mentions: many small reads, never one huge query."""
+    from sqlalchemy import func, select
+
+    from storage.engine import create_database_engine
+    from storage.models import Mention
+
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            lo, hi = connection.execute(
+                select(func.min(Mention.id), func.max(Mention.id)).where(Mention.processing_status == "pending")
+            ).one()
+    finally:
+        engine.dispose()
+    if lo is None:
+        return []
+    return [{"lo": start, "hi": min(start + size, hi + 1)} for start in range(lo, hi + 1, size)]
 
 
 JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for the driver of a submitted job
@@ -52,36 +77,47 @@ def run(args: argparse.Namespace) -> dict:
     import ray
     from ray.data import ActorPoolStrategy
 
-    from batch_jobs.udfs import AnalysisUDF, EmotionUDF, WriteUDF, validate_batch
+    from batch_jobs.udfs import AnalysisUDF, EmotionUDF, WriteUDF, read_pending_range, validate_batch
     from inference.settings import load_pipeline_settings
     from storage.factory import open_service
     from storage.settings import database_url
 
     settings = load_backfill_settings(args.config)
     check_job_database(args.database_url)
-    kind, paths = resolve_sources(args.sources)
+    from_db = args.sources == [PENDING]
+    if PENDING in args.sources and not from_db:
+        raise ValueError(f"{PENDING} cannot be combined with other sources")
+    kind, paths = ("db", []) if from_db else resolve_sources(args.sources)
     url = database_url(args.database_url)
     open_service(url).engine.dispose()  # fail fast on a bad URL; migrates the embedded SQLite
+    ranges = pending_ranges(url, settings.db_range_size) if from_db else []
+    if from_db and not ranges:
+        return {"read": 0, "stored": 0, "duplicates": 0, "failed": 0, "seconds": 0.0, "texts_per_s": 0}
     pipeline_config = str(settings.pipeline_config.resolve()) if settings.pipeline_config else None
     max_chars = load_pipeline_settings(settings.pipeline_config).max_text_chars
 
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS")
         ray.init(address=address, **({} if address else {"_node_ip_address": "127.0.0.1", "include_dashboard": False}))
-    reader = {"json": ray.data.read_json, "csv": ray.data.read_csv, "parquet": ray.data.read_parquet}[kind]
     light = {"num_cpus": settings.io_num_cpus}  # reads and validation share the cores with the actors
-    dataset = reader(paths, **light)
-    columns = settings.columns
-    names = dataset.columns()
-    if columns.text not in names:
-        raise ValueError(f"column {columns.text!r} not found in {paths[0]} (columns: {names})")
-    renames = {
-        getattr(columns, field): field
-        for field in ("text", "external_id", "created_at", "source")
-        if getattr(columns, field) in names and getattr(columns, field) != field
-    }
-    if renames:
-        dataset = dataset.rename_columns(renames)
+    if from_db:
+        dataset = ray.data.from_items(ranges).map_batches(
+            read_pending_range, fn_kwargs={"database_url": url}, batch_size=1, batch_format="numpy", **light
+        )
+    else:
+        reader = {"json": ray.data.read_json, "csv": ray.data.read_csv, "parquet": ray.data.read_parquet}[kind]
+        dataset = reader(paths, **light)
+        columns = settings.columns
+        names = dataset.columns()
+        if columns.text not in names:
+            raise ValueError(f"column {columns.text!r} not found in {paths[0]} (columns: {names})")
+        renames = {
+            getattr(columns, field): field
+            for field in ("text", "external_id", "created_at", "source")
+            if getattr(columns, field) in names and getattr(columns, field) != field
+        }
+        if renames:
+            dataset = dataset.rename_columns(renames)
 
     def pool(stage):
         return {

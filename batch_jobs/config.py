@@ -42,6 +42,7 @@ class BackfillSettings(_Strict):
     emotion: ActorPool = ActorPool()
     analysis: ActorPool = ActorPool()
     writer: ActorPool = ActorPool(num_cpus=0.25)
+    db_range_size: int = Field(default=10_000, ge=1, description="ids per read of db:pending")
     io_num_cpus: float = Field(default=0.25, gt=0, description="CPUs per read/validate task")
     columns: Columns = Columns()
     pipeline_config: Path | None = None

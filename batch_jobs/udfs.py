@@ -115,8 +115,12 @@ class WriteUDF:
         from inference.schemas import MentionResult
         from storage.records import MentionRecord
 
-        records, failed = [], []
+        records, failed, failed_stored = [], [], []
+        stored_ids = batch.get("mention_id")
         for i, text in enumerate(batch["text"]):
+            if batch["error"][i] and stored_ids is not None:  # a stored mention: mark it, add nothing
+                failed_stored.append((int(stored_ids[i]), str(batch["error"][i])))
+                continue
             if batch["error"][i]:
                 row = MentionRecord(
                     text=text if isinstance(text, str) else None,
@@ -135,16 +139,18 @@ class WriteUDF:
                     result=MentionResult.from_dict(json.loads(batch["result"][i])),
                     embedding=np.asarray(batch["embedding"][i], dtype=np.float32),
                     model_version=str(batch["model_version"][i]),
+                    mention_id=int(stored_ids[i]) if stored_ids is not None else None,
                 )
             )
         report = self.service.ingest(records) if records else None
         if failed:
             self.service.record_failed(failed)
+        self.service.mark_failed(failed_stored)
         return {
             "read": np.array([len(batch["text"])]),
             "stored": np.array([report.inserted + report.updated if report else 0]),
             "duplicates": np.array([report.duplicates if report else 0]),
-            "failed": np.array([len(failed)]),
+            "failed": np.array([len(failed) + len(failed_stored)]),
         }
 
 
@@ -155,3 +161,31 @@ def _optional(batch: dict, column: str, index: int) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return None
     return str(value)
+
+
+def read_pending_range(batch: dict, *, database_url: str) -> dict:
+    """Read one id range of pending mentions (a short-lived connection per task)."""
+    from sqlalchemy import select
+
+    from storage.engine import create_database_engine
+    from storage.models import Mention
+
+    engine = create_database_engine(database_url)
+    columns = {"mention_id": [], "text": [], "external_id": [], "created_at": [], "source": []}
+    try:
+        with engine.connect() as connection:
+            for lo, hi in zip(batch["lo"], batch["hi"], strict=True):
+                rows = connection.execute(
+                    select(Mention.id, Mention.text, Mention.external_id, Mention.created_at, Mention.source)
+                    .where(Mention.processing_status == "pending", Mention.id >= int(lo), Mention.id < int(hi))
+                    .order_by(Mention.id)
+                )
+                for mention_id, text, external_id, created_at, source in rows:
+                    columns["mention_id"].append(mention_id)
+                    columns["text"].append(text)
+                    columns["external_id"].append(external_id)
+                    columns["created_at"].append(created_at.isoformat() + "+00:00")
+                    columns["source"].append(source)
+    finally:
+        engine.dispose()
+    return {k: np.array(v, dtype=object if k != "mention_id" else np.int64) for k, v in columns.items()}

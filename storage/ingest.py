@@ -22,6 +22,7 @@ class WriteReport:
     inserted: int = 0
     updated: int = 0
     duplicates: int = 0
+    missing: int = 0  # re-processed mentions deleted in the meantime
     mention_ids: list[int] = field(default_factory=list)  # in input order (duplicates too)
     touched_topics: set[str] = field(default_factory=set)
 
@@ -80,11 +81,12 @@ def _unique_by_key(prepared: Sequence[PreparedMention]) -> tuple[list[PreparedMe
     first: dict[str, int] = {}
     slots: list[int] = []
     for p in prepared:
-        if p.idempotency_key is not None and p.idempotency_key in first:
-            slots.append(first[p.idempotency_key])
+        key = f"id:{p.record.mention_id}" if p.record.mention_id is not None else p.idempotency_key
+        if key is not None and key in first:
+            slots.append(first[key])
             continue
-        if p.idempotency_key is not None:
-            first[p.idempotency_key] = len(unique)
+        if key is not None:
+            first[key] = len(unique)
         slots.append(len(unique))
         unique.append(p)
     return unique, slots
@@ -94,12 +96,22 @@ def write_classified(connection: Connection, *, prepared: Sequence[PreparedMenti
     report = WriteReport()
     unique, slots = _unique_by_key(prepared)
     report.duplicates += len(prepared) - len(unique)
-    stored = repository.find_by_keys(connection, keys=[p.idempotency_key for p in unique if p.idempotency_key])
+    by_id = [p for p in unique if p.record.mention_id is not None]
+    stored = repository.find_by_keys(
+        connection, keys=[p.idempotency_key for p in unique if p.idempotency_key and p.record.mention_id is None]
+    )
+    stored_by_id = repository.find_by_ids(connection, mention_ids=[p.record.mention_id for p in by_id])
     delta = RollupDelta()
     ids: list[int | None] = [None] * len(unique)
     fresh_keyless, fresh_keyed, updates = [], [], []
     for slot, p in enumerate(unique):
-        existing = stored.get(p.idempotency_key) if p.idempotency_key else None
+        if p.record.mention_id is not None:
+            existing = stored_by_id.get(p.record.mention_id)
+            if existing is None:  # deleted since it was read: nothing to update
+                report.missing += 1
+                continue
+        else:
+            existing = stored.get(p.idempotency_key) if p.idempotency_key else None
         if existing is None:
             (fresh_keyed if p.idempotency_key else fresh_keyless).append(slot)
         elif existing.processing_status == "done" and existing.model_version == p.record.model_version:

@@ -53,6 +53,7 @@ class MentionRecord:
     embedding: np.ndarray | None = None
     model_version: str | None = None
     error: str | None = None  # why processing failed (recorded with status 'failed')
+    mention_id: int | None = None  # set when re-processing a stored mention (db: sources)
 
 
 @dataclass(slots=True)

@@ -97,6 +97,14 @@ def find_by_keys(connection: Connection, *, keys: Sequence[str]) -> dict[str, St
     return found
 
 
+def find_by_ids(connection: Connection, *, mention_ids: Sequence[int]) -> dict[int, StoredMention]:
+    found: dict[int, StoredMention] = {}
+    for chunk in _chunks(list(mention_ids)):
+        for stored in _stored(connection, Mention.id.in_(chunk)):
+            found[stored.id] = stored
+    return found
+
+
 def find_by_external_ids(connection: Connection, *, external_ids: Sequence[str]) -> list[StoredMention]:
     found: list[StoredMention] = []
     for chunk in _chunks(list(external_ids)):

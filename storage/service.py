@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from inference.cache import content_hash
@@ -159,6 +159,19 @@ class AggregationService:
                 )
             )
         return self._write(ingest.write_failed, prepared, "recording failures")
+
+    def mark_failed(self, failures: Sequence[tuple[int, str]]) -> int:
+        """Mark stored, unfinished mentions (by id) as failed with a reason; done ones stay."""
+        if not failures:
+            return 0
+        statement = (
+            update(Mention)
+            .where(Mention.id == bindparam("mention_id"), Mention.processing_status != "done")
+            .values(processing_status="failed", error=bindparam("reason"))
+        )
+        with self.engine.begin() as connection:
+            result = connection.execute(statement, [{"mention_id": i, "reason": r[:2000]} for i, r in failures])
+        return result.rowcount
 
     def delete(self, external_ids: Sequence[str]) -> list[str]:
         try:

@@ -69,3 +69,44 @@ def test_missing_source_stops_with_a_clear_message(capsys):
 
     assert main(["/nonexistent/file.jsonl"]) == 2
     assert "SOURCE '/nonexistent/file.jsonl': no such file" in capsys.readouterr().err
+
+
+def test_backfill_db_pending_completes_stored_mentions_in_place(pg_url, capsys):
+    import ray
+
+    from batch_jobs.backfill import main
+    from storage.records import MentionRecord
+    from storage.service import AggregationService
+    from tests.integration.test_storage_ingest import rollups_match_rows
+
+    url, engine = pg_url
+    AggregationService(engine).import_raw(
+        [
+            MentionRecord(text="Polls open at 7am, go vote", external_id="p1"),
+            MentionRecord(text="Gas prices are killing us", created_at="2026-11-20T09:00:00Z", source="tw"),
+            MentionRecord(text="My insulin costs more than my rent"),  # no key at all: matched by id
+        ]
+    )
+    try:
+        assert main(["db:pending", "--database-url", url]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (summary["read"], summary["stored"], summary["failed"]) == (3, 3, 0)
+        assert main(["db:pending", "--database-url", url]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["read"] == 0
+    finally:
+        ray.shutdown()
+    with engine.connect() as c:
+        statuses = c.execute(select(Mention.processing_status, func.count()).group_by(Mention.processing_status)).all()
+        assert [tuple(s) for s in statuses] == [("done", 3)]  # updated in place, nothing added
+        topic = (
+            c.execute(
+                text(
+                    "SELECT t.topic_key FROM mention_topics t JOIN mentions m ON m.id = t.mention_id "
+                    "WHERE m.external_id = 'p1'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert "elections" in topic
+    rollups_match_rows(engine)
