@@ -24,8 +24,12 @@ DEPLOYMENT_OPTIONS = {
 }
 
 
-def read_serve_config(path: Path) -> tuple[dict, dict[str, dict], dict]:
-    """``(app args, {deployment name: options}, http_options)`` of the first application."""
+def read_serve_config(path: Path) -> tuple[dict, dict[str, dict]]:
+    """``(app args, {deployment name: options})`` of the first application.
+
+    The file's ``http_options`` are for ``serve run``/``serve deploy``; ``moodwire serve``
+    takes host and port from its own flags.
+    """
     config = read_yaml_mapping(path)
     apps = config.get("applications")
     if not isinstance(apps, list) or not apps or not isinstance(apps[0], dict):
@@ -42,7 +46,7 @@ def read_serve_config(path: Path) -> tuple[dict, dict[str, dict], dict]:
         if unknown:
             raise ConfigError(f"{path}: deployment '{name}': unknown key(s) {sorted(unknown)}")
         overrides[name] = {k: v for k, v in deployment.items() if k != "name"}
-    return dict(app.get("args") or {}), overrides, dict(config.get("http_options") or {})
+    return dict(app.get("args") or {}), overrides
 
 
 __all__ = ["read_serve_config", "run_local"]
@@ -60,7 +64,7 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
 
     from serve_app.app import compose_app
 
-    args, options, _ = read_serve_config(config) if config is not None else ({}, {}, {})
+    args, options = read_serve_config(config) if config is not None else ({}, {})
     application = compose_app(args, options)  # validates args before Ray starts
     stop = threading.Event()
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default

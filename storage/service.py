@@ -217,6 +217,18 @@ class AggregationService:
                 raise UnknownTopicError(f"unknown topic {topic!r}")
         self._seen_topics.add(topic)  # topics only disappear if every mention is deleted
 
+    def _series(self, topic: str, window: str, since: datetime, until: datetime, zone: ZoneInfo):
+        with self.engine.connect() as connection:
+            return queries.bucket_series(
+                connection,
+                topic=topic,
+                window=window,
+                since=since,
+                until=until,
+                tz=zone,
+                max_buckets=self.settings.max_buckets,
+            )
+
     def aggregate(
         self,
         topic: str,
@@ -231,16 +243,7 @@ class AggregationService:
         self._check_topic(topic)
 
         def compute() -> dict:
-            with self.engine.connect() as connection:
-                buckets, emotions = queries.bucket_series(
-                    connection,
-                    topic=topic,
-                    window=window,
-                    since=since,
-                    until=until,
-                    tz=zone,
-                    max_buckets=self.settings.max_buckets,
-                )
+            buckets, emotions = self._series(topic, window, since, until, zone)
             return {
                 "topic": topic,
                 "window": window,
@@ -265,16 +268,7 @@ class AggregationService:
         start = end - timedelta(days=days)
 
         def compute() -> dict:
-            with self.engine.connect() as connection:
-                buckets, _ = queries.bucket_series(
-                    connection,
-                    topic=topic,
-                    window=window,
-                    since=start,
-                    until=end,
-                    tz=zone,
-                    max_buckets=self.settings.max_buckets,
-                )
+            buckets, _ = self._series(topic, window, start, end, zone)
             volume_mean, volume_std = queries.mean_std([b.count for b in buckets])
             sentiment_mean, sentiment_std = queries.mean_std([b.sentiment_sum / b.count for b in buckets if b.count])
             return {
