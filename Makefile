@@ -37,3 +37,12 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+# Cluster forms of configs/serve.yaml (docs/CLUSTER.md): regenerate them, or fail if stale.
+.PHONY: kuberay kuberay-check
+
+kuberay: install
+	$(PY) -m deploy.generate
+
+kuberay-check: install
+	$(PY) -m deploy.generate --check
