@@ -15,41 +15,26 @@ import sys
 import time
 from pathlib import Path
 
-from batch_jobs.config import load_backfill_settings
+from batch_jobs.config import BackfillSettings, load_backfill_settings
 from batch_jobs.sources import resolve_sources
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backfill", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help=".jsonl/.csv/.parquet files or globs, or db:pending"
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help=".jsonl/.csv/.parquet files or globs, db:pending, or db:all --model-changed",
+    )
+    parser.add_argument(
+        "--model-changed",
+        action="store_true",
+        help="with db:all: re-process mentions whose model_version is not the current models'",
     )
     parser.add_argument("--config", type=Path, help="default: configs/backfill.yaml")
     parser.add_argument("--database-url", help="default: $MOODWIRE_DATABASE_URL or the embedded SQLite file")
     return parser
-
-
-PENDING = "db:pending"
-
-
-def pending_ranges(url: str, size: int) -> list[dict]:
-    """Id ranges covering the pending mentions: many small reads, never one huge query."""
-    from sqlalchemy import func, select
-
-    from storage.engine import create_database_engine
-    from storage.models import Mention
-
-    engine = create_database_engine(url)
-    try:
-        with engine.connect() as connection:
-            lo, hi = connection.execute(
-                select(func.min(Mention.id), func.max(Mention.id)).where(Mention.processing_status == "pending")
-            ).one()
-    finally:
-        engine.dispose()
-    if lo is None:
-        return []
-    return [{"lo": start, "hi": min(start + size, hi + 1)} for start in range(lo, hi + 1, size)]
 
 
 JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for the driver of a submitted job
@@ -73,51 +58,90 @@ def check_job_database(explicit_url: str | None) -> None:
         raise ValueError(f"running under `ray job submit`: the SQLite path {parsed.database!r} must be absolute")
 
 
+def serve_writer(settings: BackfillSettings, url: str) -> str | None:
+    """The Serve app to write through, or None for the job's own writer actors.
+
+    ``auto`` uses the app named ``serve_app`` when it runs in this cluster and writes to the
+    same database; ``serve`` requires it; ``own`` never looks.
+    """
+    if settings.write_through == "own":
+        return None
+    from ray import serve
+
+    from storage.engine import database_identity
+
+    try:
+        app = serve.status().applications.get(settings.serve_app)
+    except Exception:  # no Serve instance in this cluster
+        app = None
+    if app is None or str(app.status) not in ("RUNNING", "ApplicationStatus.RUNNING"):
+        if settings.write_through == "serve":
+            raise ValueError(f"write_through is 'serve' but no running Serve app named {settings.serve_app!r}")
+        return None
+    handle = serve.get_deployment_handle("Aggregator", app_name=settings.serve_app)
+    theirs = handle.database_identity.remote().result(timeout_s=60)
+    ours = database_identity(url)
+    if theirs != ours:
+        if settings.write_through == "serve":
+            raise ValueError(f"the Serve app {settings.serve_app!r} writes to {theirs}, not to {ours}")
+        print(
+            f"backfill: Serve app {settings.serve_app!r} writes to another database; using own writers", file=sys.stderr
+        )
+        return None
+    return settings.serve_app
+
+
+def connect_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    ray.init(address=address, **({} if address else {"_node_ip_address": "127.0.0.1", "include_dashboard": False}))
+
+
 def run(args: argparse.Namespace) -> dict:
     import ray
     from ray.data import ActorPoolStrategy
 
-    from batch_jobs.udfs import AnalysisUDF, EmotionUDF, WriteUDF, read_pending_range, validate_batch
+    from batch_jobs.db_source import id_ranges, read_id_range, selection_for
+    from batch_jobs.udfs import AnalysisUDF, EmotionUDF, WriteUDF, validate_batch
     from inference.settings import load_pipeline_settings
+    from inference.versions import pipeline_model_version
     from storage.factory import open_service
     from storage.settings import database_url
 
     settings = load_backfill_settings(args.config)
     check_job_database(args.database_url)
-    from_db = args.sources == [PENDING]
-    if PENDING in args.sources and not from_db:
-        raise ValueError(f"{PENDING} cannot be combined with other sources")
-    kind, paths = ("db", []) if from_db else resolve_sources(args.sources)
+    pipeline_settings = load_pipeline_settings(settings.pipeline_config)
+    selection = selection_for(
+        args.sources,
+        model_changed=args.model_changed,
+        current_version=pipeline_model_version(pipeline_settings),
+    )
+    kind, paths = ("db", []) if selection else resolve_sources(args.sources)
     url = database_url(args.database_url)
     open_service(url).engine.dispose()  # fail fast on a bad URL; migrates the embedded SQLite
-    ranges = pending_ranges(url, settings.db_range_size) if from_db else []
-    if from_db and not ranges:
+    ranges = id_ranges(url, selection, settings.db_range_size) if selection else []
+    if selection and not ranges:
         return {"read": 0, "stored": 0, "duplicates": 0, "failed": 0, "seconds": 0.0, "texts_per_s": 0}
     pipeline_config = str(settings.pipeline_config.resolve()) if settings.pipeline_config else None
-    max_chars = load_pipeline_settings(settings.pipeline_config).max_text_chars
 
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, **({} if address else {"_node_ip_address": "127.0.0.1", "include_dashboard": False}))
+    connect_ray()
+    through_serve = serve_writer(settings, url)
     light = {"num_cpus": settings.io_num_cpus}  # reads and validation share the cores with the actors
-    if from_db:
+    if selection:
         dataset = ray.data.from_items(ranges).map_batches(
-            read_pending_range, fn_kwargs={"database_url": url}, batch_size=1, batch_format="numpy", **light
+            read_id_range,
+            fn_kwargs={"database_url": url, "selection": selection},
+            batch_size=1,
+            batch_format="numpy",
+            **light,
         )
     else:
         reader = {"json": ray.data.read_json, "csv": ray.data.read_csv, "parquet": ray.data.read_parquet}[kind]
         dataset = reader(paths, **light)
-        columns = settings.columns
-        names = dataset.columns()
-        if columns.text not in names:
-            raise ValueError(f"column {columns.text!r} not found in {paths[0]} (columns: {names})")
-        renames = {
-            getattr(columns, field): field
-            for field in ("text", "external_id", "created_at", "source")
-            if getattr(columns, field) in names and getattr(columns, field) != field
-        }
-        if renames:
-            dataset = dataset.rename_columns(renames)
+        dataset = rename_columns(dataset, settings, paths)
 
     def pool(stage):
         return {
@@ -127,7 +151,10 @@ def run(args: argparse.Namespace) -> dict:
         }
 
     dataset = dataset.map_batches(
-        validate_batch, fn_kwargs={"max_text_chars": max_chars}, batch_format="numpy", **light
+        validate_batch,
+        fn_kwargs={"max_text_chars": pipeline_settings.max_text_chars},
+        batch_format="numpy",
+        **light,
     )
     dataset = dataset.map_batches(
         EmotionUDF,
@@ -145,7 +172,7 @@ def run(args: argparse.Namespace) -> dict:
     )
     dataset = dataset.map_batches(
         WriteUDF,
-        fn_constructor_kwargs={"database_url": url, "pipeline_config": pipeline_config},
+        fn_constructor_kwargs={"database_url": url, "pipeline_config": pipeline_config, "serve_app": through_serve},
         batch_size=settings.write_batch_size,
         batch_format="numpy",
         **pool(settings.writer),
@@ -156,7 +183,26 @@ def run(args: argparse.Namespace) -> dict:
         for key in totals:
             totals[key] += int(row[key])
     seconds = time.perf_counter() - started
-    return {**totals, "seconds": round(seconds, 2), "texts_per_s": round(totals["read"] / seconds, 1) if seconds else 0}
+    return {
+        **totals,
+        "seconds": round(seconds, 2),
+        "texts_per_s": round(totals["read"] / seconds, 1) if seconds else 0,
+        "written_through": f"serve:{through_serve}" if through_serve else "own writers",
+    }
+
+
+def rename_columns(dataset, settings: BackfillSettings, paths: list[str]):
+    """Map configured source column names onto text/external_id/created_at/source."""
+    columns = settings.columns
+    names = dataset.columns()
+    if columns.text not in names:
+        raise ValueError(f"column {columns.text!r} not found in {paths[0]} (columns: {names})")
+    renames = {
+        getattr(columns, field): field
+        for field in ("text", "external_id", "created_at", "source")
+        if getattr(columns, field) in names and getattr(columns, field) != field
+    }
+    return dataset.rename_columns(renames) if renames else dataset
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,6 +47,10 @@ class BackfillSettings(_Strict):
     io_num_cpus: float = Field(default=0.25, gt=0, description="CPUs per read/validate task")
     columns: Columns = Columns()
     pipeline_config: Path | None = None
+    write_through: Literal["auto", "serve", "own"] = Field(
+        default="auto", description="auto: the running Serve app's Aggregator when it writes to the same database"
+    )
+    serve_app: str = Field(default="moodwire", description="the Serve application to write through")
 
 
 def load_backfill_settings(path: Path | None = None) -> BackfillSettings:

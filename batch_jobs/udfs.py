@@ -104,54 +104,70 @@ class AnalysisUDF:
 
 
 class WriteUDF:
-    """The aggregator stage: its own pooled engine, one transaction per batch."""
+    """The aggregator stage: one transaction per batch, through its own pooled engine, or
+    through the running Serve app's Aggregator (``serve_app``) so the job adds no
+    connections of its own to the database."""
 
-    def __init__(self, database_url: str, pipeline_config: str | None) -> None:
-        from storage.factory import open_service
+    def __init__(self, database_url: str, pipeline_config: str | None, serve_app: str | None = None) -> None:
+        from serve_app.metrics import BackfillMetrics
 
-        self.service = open_service(database_url, pipeline_config=Path(pipeline_config) if pipeline_config else None)
+        self.metrics = BackfillMetrics()
+        if serve_app:
+            from ray import serve
+
+            self.aggregator = serve.get_deployment_handle("Aggregator", app_name=serve_app)
+            self.service = None
+        else:
+            from storage.factory import open_service
+
+            self.aggregator = None
+            self.service = open_service(
+                database_url, pipeline_config=Path(pipeline_config) if pipeline_config else None
+            )
 
     def __call__(self, batch: dict) -> dict:
-        from inference.schemas import MentionResult
-        from storage.records import MentionRecord
+        records, failed, failed_stored = batch_records(batch)
+        if self.aggregator is not None:
+            counts = self.aggregator.store_job_batch.remote(records, failed, failed_stored).result()
+        else:
+            counts = self.service.store_job_batch(records, failed, failed_stored)
+        self.metrics.observe(counts["stored"], counts["duplicates"], counts["failed"])
+        return {key: np.array([value]) for key, value in counts.items()}
 
-        records, failed, failed_stored = [], [], []
-        stored_ids = batch.get("mention_id")
-        for i, text in enumerate(batch["text"]):
-            if batch["error"][i] and stored_ids is not None:  # a stored mention: mark it, add nothing
-                failed_stored.append((int(stored_ids[i]), str(batch["error"][i])))
-                continue
-            if batch["error"][i]:
-                row = MentionRecord(
-                    text=text if isinstance(text, str) else None,
-                    external_id=_optional(batch, "external_id", i),
-                    created_at=_optional(batch, "created_at", i),
-                    source=_optional(batch, "source", i),
-                )
-                failed.append((row, str(batch["error"][i])))
-                continue
-            records.append(
-                MentionRecord(
-                    text=text,
-                    external_id=_optional(batch, "external_id", i),
-                    created_at=_optional(batch, "created_at", i),
-                    source=_optional(batch, "source", i),
-                    result=MentionResult.from_dict(json.loads(batch["result"][i])),
-                    embedding=np.asarray(batch["embedding"][i], dtype=np.float32),
-                    model_version=str(batch["model_version"][i]),
-                    mention_id=int(stored_ids[i]) if stored_ids is not None else None,
-                )
-            )
-        report = self.service.ingest(records) if records else None
-        if failed:
-            self.service.record_failed(failed)
-        self.service.mark_failed(failed_stored)
-        return {
-            "read": np.array([len(batch["text"])]),
-            "stored": np.array([report.inserted + report.updated if report else 0]),
-            "duplicates": np.array([report.duplicates if report else 0]),
-            "failed": np.array([len(failed) + len(failed_stored)]),
+
+def batch_records(batch: dict) -> tuple[list, list, list]:
+    """Split a model-stage batch into classified records, failed new rows, failed stored ids."""
+    from inference.schemas import MentionResult
+    from storage.records import MentionRecord
+
+    records, failed, failed_stored = [], [], []
+    stored_ids = batch.get("mention_id")
+    for i, text in enumerate(batch["text"]):
+        if batch["error"][i] and stored_ids is not None:  # a stored mention: mark it, add nothing
+            failed_stored.append((int(stored_ids[i]), str(batch["error"][i])))
+            continue
+        fields = {
+            "external_id": _optional(batch, "external_id", i),
+            "created_at": _optional(batch, "created_at", i),
+            "source": _optional(batch, "source", i),
+            "key_by_content": stored_ids is None,  # re-running a file stores each row once
         }
+        if batch["error"][i]:
+            failed.append(
+                (MentionRecord(text=text if isinstance(text, str) else None, **fields), str(batch["error"][i]))
+            )
+            continue
+        records.append(
+            MentionRecord(
+                text=text,
+                **fields,
+                result=MentionResult.from_dict(json.loads(batch["result"][i])),
+                embedding=np.asarray(batch["embedding"][i], dtype=np.float32),
+                model_version=str(batch["model_version"][i]),
+                mention_id=int(stored_ids[i]) if stored_ids is not None else None,
+            )
+        )
+    return records, failed, failed_stored
 
 
 def _optional(batch: dict, column: str, index: int) -> str | None:
@@ -161,31 +177,3 @@ def _optional(batch: dict, column: str, index: int) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return None
     return str(value)
-
-
-def read_pending_range(batch: dict, *, database_url: str) -> dict:
-    """Read one id range of pending mentions (a short-lived connection per task)."""
-    from sqlalchemy import select
-
-    from storage.engine import create_database_engine
-    from storage.models import Mention
-
-    engine = create_database_engine(database_url)
-    columns = {"mention_id": [], "text": [], "external_id": [], "created_at": [], "source": []}
-    try:
-        with engine.connect() as connection:
-            for lo, hi in zip(batch["lo"], batch["hi"], strict=True):
-                rows = connection.execute(
-                    select(Mention.id, Mention.text, Mention.external_id, Mention.created_at, Mention.source)
-                    .where(Mention.processing_status == "pending", Mention.id >= int(lo), Mention.id < int(hi))
-                    .order_by(Mention.id)
-                )
-                for mention_id, text, external_id, created_at, source in rows:
-                    columns["mention_id"].append(mention_id)
-                    columns["text"].append(text)
-                    columns["external_id"].append(external_id)
-                    columns["created_at"].append(created_at.isoformat() + "+00:00")
-                    columns["source"].append(source)
-    finally:
-        engine.dispose()
-    return {k: np.array(v, dtype=object if k != "mention_id" else np.int64) for k, v in columns.items()}

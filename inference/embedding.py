@@ -14,6 +14,7 @@ from inference.batching import mean_by_owner, run_segments, segment_texts
 from inference.device import configure_threads, resolve_device, resolve_dtype
 from inference.loading import ModelLoadError, quiet_transformers, resolve_source
 from inference.settings import EmbeddingSettings, ModelSpec
+from inference.versions import local_embedding_version
 
 
 class TextEmbedder(Protocol):
@@ -69,7 +70,7 @@ class LocalEmbedder:
             tokenizer = AutoTokenizer.from_pretrained(resolved)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load embedding model {spec.source!r}: {exc}") from exc
-        return cls(model, tokenizer, spec, pooling=_pooling_mode(resolved), version=spec.source)
+        return cls(model, tokenizer, spec, pooling=_pooling_mode(resolved), version=local_embedding_version(spec))
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         mask = attention_mask.to(self.device)

@@ -16,6 +16,7 @@ import numpy as np
 from inference.batching import mean_by_owner, window_spans
 from inference.embedding import l2_normalise
 from inference.settings import OpenAIEmbeddingSettings
+from inference.versions import openai_embedding_version
 
 CHARS_PER_TOKEN = 3  # conservative: English averages about 4 characters per token
 
@@ -57,7 +58,7 @@ class OpenAIEmbedder:
             )
         self.client = client
         self.dim: int = settings.dimensions or 0
-        self.version = f"openai:{settings.model}" + (f":{settings.dimensions}" if settings.dimensions else "")
+        self.version = openai_embedding_version(settings)
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
         window_chars = self.settings.max_tokens_per_input * CHARS_PER_TOKEN

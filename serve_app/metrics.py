@@ -22,6 +22,7 @@ METRIC_NAMES = (
     "moodwire_cache_misses_total",
     "moodwire_db_write_seconds",
     "moodwire_db_write_failures_total",
+    "moodwire_backfill_rows_total",
 )
 
 
@@ -57,3 +58,15 @@ class StorageMetrics:
             "moodwire_db_write_seconds", "database write latency per ingest", boundaries=LATENCY_BOUNDARIES
         )
         self.write_failures = Counter("moodwire_db_write_failures_total", "failed database writes")
+
+
+class BackfillMetrics:
+    """Rows a backfill's writer stage finished, by outcome: progress in the dashboard."""
+
+    def __init__(self) -> None:
+        self.rows = Counter("moodwire_backfill_rows_total", "backfill rows written, by outcome", tag_keys=("outcome",))
+
+    def observe(self, stored: int, duplicates: int, failed: int) -> None:
+        for outcome, count in (("stored", stored), ("duplicate", duplicates), ("failed", failed)):
+            if count:
+                self.rows.inc(count, tags={"outcome": outcome})

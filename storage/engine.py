@@ -62,3 +62,12 @@ def create_database_engine(url: str, settings: StorageSettings | None = None) ->
         pool_recycle=settings.pool_recycle,
         pool_timeout=settings.pool_timeout,
     )
+
+
+def database_identity(url) -> str:
+    """A URL naming one database, password hidden and SQLite paths absolute, so two
+    processes can tell whether they write to the same database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
+    return parsed.render_as_string(hide_password=True)

@@ -54,6 +54,9 @@ class MentionRecord:
     model_version: str | None = None
     error: str | None = None  # why processing failed (recorded with status 'failed')
     mention_id: int | None = None  # set when re-processing a stored mention (db: sources)
+    # Bulk jobs: with no external_id and no posting time, identify the row by text and source,
+    # so re-running a job stores it once (online, such a mention is new each time it is sent).
+    key_by_content: bool = False
 
 
 @dataclass(slots=True)
@@ -69,12 +72,19 @@ class PreparedMention:
 
 
 def idempotency_key(
-    *, external_id: str | None, digest: str, source: str | None, created_at: datetime | None
+    *,
+    external_id: str | None,
+    digest: str,
+    source: str | None,
+    created_at: datetime | None,
+    by_content: bool = False,
 ) -> str | None:
     if external_id is not None:
         return f"ext:{external_id}"
     if created_at is not None:
         return f"hash:{digest}|{source or ''}|{created_at.isoformat()}"
+    if by_content:
+        return f"hash:{digest}|{source or ''}|"
     return None
 
 
@@ -111,7 +121,11 @@ def prepare(
                 created_at=created or now.replace(tzinfo=None),
                 given_created_at=created is not None,
                 idempotency_key=idempotency_key(
-                    external_id=record.external_id, digest=digest, source=source, created_at=created
+                    external_id=record.external_id,
+                    digest=digest,
+                    source=source,
+                    created_at=created,
+                    by_content=record.key_by_content,
                 ),
                 source=source,
             )

@@ -153,7 +153,11 @@ class AggregationService:
                     created_at=created or now.astimezone(UTC).replace(tzinfo=None),
                     given_created_at=created is not None,
                     idempotency_key=idempotency_key(
-                        external_id=record.external_id, digest=digest, source=source, created_at=created
+                        external_id=record.external_id,
+                        digest=digest,
+                        source=source,
+                        created_at=created,
+                        by_content=record.key_by_content,
                     ),
                     source=source,
                 )
@@ -172,6 +176,26 @@ class AggregationService:
         with self.engine.begin() as connection:
             result = connection.execute(statement, [{"mention_id": i, "reason": r[:2000]} for i, r in failures])
         return result.rowcount
+
+    def store_job_batch(
+        self,
+        records: Sequence[MentionRecord],
+        failed: Sequence[tuple[MentionRecord, str]] = (),
+        failed_stored: Sequence[tuple[int, str]] = (),
+    ) -> dict[str, int]:
+        """One batch of a bulk job: classified rows, rows that failed validation, and stored
+        mentions that could not be re-processed. Each part is idempotent on its own, so a
+        batch cut short by a crash is completed by running the job again."""
+        report = self.ingest(records) if records else None
+        if failed:
+            self.record_failed(failed)
+        self.mark_failed(failed_stored)
+        return {
+            "read": len(records) + len(failed) + len(failed_stored),
+            "stored": report.inserted + report.updated if report else 0,
+            "duplicates": report.duplicates if report else 0,
+            "failed": len(failed) + len(failed_stored),
+        }
 
     def delete(self, external_ids: Sequence[str]) -> list[str]:
         try:

@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from batch_jobs.backfill import main
 
-    argv = [*args.sources]
+    argv = [*args.sources, *(["--model-changed"] if args.model_changed else [])]
     if args.config is not None:
         argv += ["--config", str(args.config)]
     if args.database_url is not None:

@@ -14,6 +14,7 @@ import time
 from ray import serve
 
 from serve_app.metrics import StorageMetrics
+from storage.engine import database_identity
 
 QUERIES = frozenset({"aggregate", "baseline", "trends", "mentions", "topics", "delete"})
 
@@ -77,6 +78,22 @@ class Aggregator:
         except StorageError as exc:
             return {"error": "storage", "message": str(exc)}
         return {"stored": len(batch), "mention_ids": report["mention_ids"]}
+
+    async def store_job_batch(self, records: list, failed: list, failed_stored: list) -> dict[str, int]:
+        """A backfill batch written through this replica's pool (see batch_jobs.udfs.WriteUDF)."""
+        started = time.perf_counter()
+        try:
+            counts = await asyncio.to_thread(self.service.store_job_batch, records, failed, failed_stored)
+        except Exception:
+            self.metrics.write_failures.inc()
+            raise
+        self.metrics.write_seconds.observe(time.perf_counter() - started)
+        return counts
+
+    async def database_identity(self) -> str:
+        """The database this app writes to (password hidden): a backfill writes through this
+        app only when it targets the same database."""
+        return database_identity(self.service.engine.url)
 
     async def query(self, name: str, kwargs: dict):
         if name not in QUERIES:

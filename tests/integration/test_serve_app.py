@@ -274,3 +274,29 @@ def test_custom_metrics_are_exported(served, client):
             pass
         time.sleep(2)
     assert wanted <= found, sorted(found)
+
+
+def test_backfill_beside_the_app_writes_through_its_aggregator(served, tmp_path, capsys):
+    """A backfill on the same cluster finds the app by name and writes through its Aggregator."""
+    import json
+
+    from batch_jobs.backfill import main
+
+    engine, url = served["engine"], served["db_url"]
+    rows = [{"text": f"Rent went up again this month, flat {i}", "external_id": f"beside-{i}"} for i in range(20)]
+    rows.append({"text": "", "external_id": "beside-empty"})
+    source = tmp_path / "beside.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    config = ROOT / "configs" / "backfill-beside-serve.yaml"
+    assert main([str(source), "--database-url", url, "--config", str(config)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["written_through"] == "serve:moodwire"
+    assert (summary["read"], summary["stored"], summary["failed"]) == (21, 20, 1)
+    with engine.connect() as c:
+        stored = c.execute(
+            select(func.count()).select_from(Mention).where(Mention.external_id.like("beside-%"))
+        ).scalar()
+    assert stored == 21
+    other = tmp_path / "other.db"
+    assert main([str(source), "--database-url", f"sqlite:///{other}", "--config", str(config)]) == 2
+    assert "writes to" in capsys.readouterr().err  # write_through: serve refuses another database
