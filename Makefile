@@ -46,3 +46,24 @@ kuberay: install
 
 kuberay-check: install
 	$(PY) -m deploy.generate --check
+
+# Every benchmark (docs/PERFORMANCE.md): JSON lines in bench-results/, then the plot.
+# BENCH_DB=postgresql+psycopg2://... runs the database figures on PostgreSQL.
+.PHONY: bench
+BENCH_OUT ?= bench-results
+BENCH_DB ?=
+BENCH_DB_ARG := $(if $(BENCH_DB),--database-url $(BENCH_DB),)
+MOODWIRE := $(VENV)/bin/moodwire
+
+bench: install
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	mkdir -p $(BENCH_OUT)
+	$(MOODWIRE) bench raw --json > $(BENCH_OUT)/raw.jsonl
+	$(MOODWIRE) bench naive --json $(BENCH_DB_ARG) > $(BENCH_OUT)/naive.jsonl
+	$(MOODWIRE) bench online --json $(BENCH_DB_ARG) > $(BENCH_OUT)/online.jsonl
+	$(MOODWIRE) bench backfill --json $(BENCH_DB_ARG) > $(BENCH_OUT)/backfill.jsonl
+	$(MOODWIRE) bench backfill --short --json $(BENCH_DB_ARG) > $(BENCH_OUT)/backfill-short.jsonl
+	$(MOODWIRE) bench precision --json $(if $(GOEMOTIONS),--goemotions $(GOEMOTIONS),) > $(BENCH_OUT)/precision.jsonl
+	$(MOODWIRE) bench ingest --json $(BENCH_DB_ARG) > $(BENCH_OUT)/ingest.jsonl
+	$(MOODWIRE) bench aggregate --json $(BENCH_DB_ARG) > $(BENCH_OUT)/aggregate.jsonl
+	$(PY) -m moodwire.bench.plot $(BENCH_OUT)/online.jsonl docs/bench-online.png

@@ -48,13 +48,18 @@ def _valid(batch: dict) -> np.ndarray:
     return np.array([not e for e in batch["error"]], dtype=bool)
 
 
+def with_threads(spec, threads: int | None):
+    """The model spec with the stage's torch thread count (None: keep the spec's own)."""
+    return spec if threads is None else spec.model_copy(update={"threads": threads})
+
+
 class EmotionUDF:
-    def __init__(self, pipeline_config: str | None) -> None:
+    def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
         from inference.emotion import EmotionClassifier
         from inference.settings import load_pipeline_settings
 
         settings = load_pipeline_settings(Path(pipeline_config) if pipeline_config else None)
-        self.model = EmotionClassifier.from_spec(settings.emotion)
+        self.model = EmotionClassifier.from_spec(with_threads(settings.emotion, threads))
 
     def __call__(self, batch: dict) -> dict:
         ok = _valid(batch)
@@ -68,7 +73,7 @@ class EmotionUDF:
 class AnalysisUDF:
     """Embeddings, then sentiment and topics from both models' outputs."""
 
-    def __init__(self, pipeline_config: str | None) -> None:
+    def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
         from inference.embedding import build_embedder
         from inference.loading import classifier_labels_and_version
         from inference.postprocess import PostProcessor
@@ -78,7 +83,10 @@ class AnalysisUDF:
 
         settings = load_pipeline_settings(Path(pipeline_config) if pipeline_config else None)
         labels, emotion_version = classifier_labels_and_version(settings.emotion.source)
-        self.embedder = build_embedder(settings.embedding)
+        embedding = settings.embedding
+        if threads is not None and embedding.backend == "local":
+            embedding = embedding.model_copy(update={"local": with_threads(embedding.local, threads)})
+        self.embedder = build_embedder(embedding)
         self.model_version = f"{emotion_version}+{self.embedder.version}"  # as MentionPipeline
         topics = TopicScorer(load_topic_file(settings.resolved_topics_file()), self.embedder)
         self.postprocess = PostProcessor(
@@ -101,6 +109,22 @@ class AnalysisUDF:
         batch["model_version"] = np.array([self.model_version] * len(ok), dtype=object)
         del batch["emotion_probs"]
         return batch
+
+
+class ModelsUDF:
+    """Both models and the post-processing in one actor (the ``fused`` layout).
+
+    On CPUs this keeps every actor busy: two stages in separate actors run at the pace of
+    the slower one while the faster one's core idles, and each block waits for a whole
+    stage before moving on. On GPUs the staged layout gives each model its own share.
+    """
+
+    def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
+        self.emotion = EmotionUDF(pipeline_config, threads)
+        self.analysis = AnalysisUDF(pipeline_config, threads)
+
+    def __call__(self, batch: dict) -> dict:
+        return self.analysis(self.emotion(batch))
 
 
 class WriteUDF:

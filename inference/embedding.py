@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from inference.batching import mean_by_owner, run_segments, segment_texts
-from inference.device import configure_threads, resolve_device, resolve_dtype
+from inference.device import configure_threads, place_model
 from inference.loading import ModelLoadError, quiet_transformers, resolve_source
 from inference.settings import EmbeddingSettings, ModelSpec
 from inference.versions import local_embedding_version
@@ -47,9 +47,7 @@ class LocalEmbedder:
     def __init__(self, model, tokenizer, spec: ModelSpec, *, pooling: str = "mean", version: str) -> None:
         configure_threads(spec.threads)
         self.spec = spec
-        self.device = resolve_device(spec.device)
-        self.dtype = resolve_dtype(spec.dtype, self.device)
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.model, self.device, self.dtype = place_model(model, spec.device, spec.dtype)
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.dim = int(model.config.hidden_size)

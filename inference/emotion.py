@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from inference.batching import mean_by_owner, run_segments, segment_texts
-from inference.device import configure_threads, resolve_device, resolve_dtype
+from inference.device import configure_threads, place_model, precision_suffix
 from inference.loading import load_sequence_classifier
 from inference.postprocess import emotion_results
 from inference.schemas import EmotionResult
@@ -26,9 +26,7 @@ class EmotionClassifier:
     def __init__(self, model, tokenizer, spec: ModelSpec, *, version: str) -> None:
         configure_threads(spec.threads)
         self.spec = spec
-        self.device = resolve_device(spec.device)
-        self.dtype = resolve_dtype(spec.dtype, self.device)
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.model, self.device, self.dtype = place_model(model, spec.device, spec.dtype)
         self.tokenizer = tokenizer
         config = model.config
         self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
@@ -38,7 +36,7 @@ class EmotionClassifier:
             tokenizer.model_max_length if tokenizer.model_max_length < 100_000 else 512,
         )
         self.max_tokens = min(spec.max_tokens or model_limit, model_limit)
-        self.version = version
+        self.version = version + precision_suffix(spec.dtype)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> EmotionClassifier:

@@ -6,12 +6,13 @@ find mentions classified by older models, so they must match what loaded models 
 
 from __future__ import annotations
 
+from inference.device import precision_suffix
 from inference.loading import classifier_labels_and_version
 from inference.settings import EmbeddingSettings, ModelSpec, OpenAIEmbeddingSettings, PipelineSettings
 
 
 def local_embedding_version(spec: ModelSpec) -> str:
-    return spec.source
+    return spec.source + precision_suffix(spec.dtype)
 
 
 def openai_embedding_version(settings: OpenAIEmbeddingSettings) -> str:
@@ -27,4 +28,5 @@ def embedding_version(settings: EmbeddingSettings) -> str:
 def pipeline_model_version(settings: PipelineSettings) -> str:
     """``emotion version + embedding version``, as ``MentionPipeline.model_version``."""
     _, emotion_version = classifier_labels_and_version(settings.emotion.source)
+    emotion_version += precision_suffix(settings.emotion.dtype)
     return f"{emotion_version}+{embedding_version(settings.embedding)}"

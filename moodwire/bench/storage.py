@@ -198,6 +198,7 @@ def _aggregate(engine: Engine, count: int, repeats: int) -> dict:
         "database": engine.dialect.name,
         "mentions": count,
         "seed_s": round(seeded_s, 1),
+        "seed_mentions_per_s": round(count / seeded_s, 1),
         "aggregate_30d_hourly_p50_ms": round(statistics.median(timings), 2),
         "aggregate_30d_hourly_p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
         "cached_ms": round(cached_ms, 3),

@@ -1,40 +1,79 @@
-"""``moodwire bench SUBCOMMAND``: reproducible throughput and latency figures."""
+"""``moodwire bench KIND``: reproducible throughput and latency figures.
+
+Every kind measures ``raw`` (plain batched forward passes of both models) in the same
+invocation and reports ``ratio_to_raw`` against it. With ``--json`` each run prints one JSON
+line and the LAST line is the headline run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
+
+KINDS = {
+    # name: (default --texts, help)
+    "raw": (4_000, "the physical limit: both models' plain batched forward passes"),
+    "naive": (300, "one text at a time through both models, one database write each"),
+    "online": (4_000, "HTTP load against moodwire serve from a separate load-generator process"),
+    "backfill": (20_000, "a Ray Data backfill of N mentions into a fresh database"),
+    "ingest": (20_000, "database writes: mentions/s in batches of 500"),
+    "aggregate": (100_000, "per-topic aggregate latency on a seeded database"),
+    "precision": (2_000, "the CPU speed option: int8 against fp32, throughput and GoEmotions dev F1"),
+}
+
+
+def concurrency_list(value: str) -> list[int]:
+    try:
+        levels = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--concurrency {value!r}: give integers like 1,4,16") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"--concurrency {value!r}: give integers >= 1")
+    return levels
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("bench", help="measure throughput and latency")
     kinds = parser.add_subparsers(dest="bench_command", required=True, metavar="KIND")
-    for name, default_texts, help_text in [
-        ("ingest", 20_000, "database writes: mentions/s in batches of 500"),
-        ("aggregate", 100_000, "per-topic aggregate latency on a seeded database"),
-    ]:
+    for name, (default_texts, help_text) in KINDS.items():
         sub = kinds.add_parser(name, help=help_text)
-        sub.add_argument("--texts", type=int, default=default_texts, help="mentions to write or seed")
+        sub.add_argument("--texts", type=int, default=default_texts, help=f"texts to run (default {default_texts})")
+        sub.add_argument(
+            "--concurrency",
+            type=concurrency_list,
+            default=None,
+            help="online: clients, e.g. 1,4,16 (default 1,2,4,8,16,32); ingest: writers (default 1)",
+        )
+        sub.add_argument("--duration", type=float, default=15.0, help="online: seconds per load run")
         sub.add_argument("--database-url", help="default: a temporary SQLite file")
-        sub.add_argument("--json", action="store_true", help="last line: one JSON object")
+        sub.add_argument("--json", action="store_true", help="one JSON line per run; the last is the headline")
+        sub.add_argument("--raw-texts", type=int, default=2_000, help="texts for the raw baseline (a spread sample)")
+        sub.add_argument("--short", action="store_true", help="tweet-sized texts only")
+        if name == "online":
+            sub.add_argument("--url", help="an already running app (default: start moodwire serve on a free port)")
+        if name == "backfill":
+            sub.add_argument("--config", type=Path, help="backfill config (default: configs/backfill.yaml)")
+        if name == "precision":
+            sub.add_argument("--goemotions", type=Path, help="GoEmotions folder (dev.tsv) for the F1 comparison")
         if name == "ingest":
-            sub.add_argument("--concurrency", type=int, default=1, help="concurrent writers (own connections)")
             sub.add_argument("--spread-days", type=float, default=30, help="posting times span this many days")
         sub.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from moodwire.bench import storage
+    from moodwire.bench.runner import run_kind
 
-    if args.bench_command == "ingest":
-        figures = storage.bench_ingest(
-            args.database_url, args.texts, writers=args.concurrency, spread_days=args.spread_days
-        )
-    else:
-        figures = storage.bench_aggregate(args.database_url, args.texts)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>32}: {value}")
+    if args.texts < 1 or args.raw_texts < 1:
+        print("bench: --texts and --raw-texts must be at least 1", file=sys.stderr)
+        return 2
+    runs = run_kind(args)
+    for figures in runs:
+        if args.json:
+            print(json.dumps(figures), flush=True)
+        else:
+            print(f"-- {figures.get('run', args.bench_command)}")
+            for key, value in figures.items():
+                print(f"{key:>32}: {value}")
     return 0

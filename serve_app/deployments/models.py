@@ -9,6 +9,21 @@ from serve_app.deployments.batched import BatchedModel
 from serve_app.metrics import ModelMetrics
 
 
+def replica_threads(spec):
+    """The spec with torch threads set to this replica's CPUs (rounded, at least 1).
+
+    Left at "every core", the two model replicas of a 2-CPU machine would each run 2 threads
+    on the same 2 cores; OpenMP threads then spin-wait on each other and both slow down by
+    several times. An explicit ``threads`` in the spec wins.
+    """
+    import ray
+
+    if spec.threads is not None:
+        return spec
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    return spec.model_copy(update={"threads": max(1, round(cpus))})
+
+
 @serve.deployment(
     name="EmotionModel",
     ray_actor_options={"num_cpus": 0.5},
@@ -21,7 +36,7 @@ class EmotionModel(BatchedModel):
         from inference.emotion import EmotionClassifier
         from inference.settings import EmotionModelSpec
 
-        self.model = EmotionClassifier.from_spec(EmotionModelSpec.model_validate(spec))
+        self.model = EmotionClassifier.from_spec(replica_threads(EmotionModelSpec.model_validate(spec)))
         self.metrics = ModelMetrics("emotion")
 
     def compute(self, texts: list[str]) -> np.ndarray:
@@ -43,7 +58,9 @@ class EmbeddingModel(BatchedModel):
         from inference.embedding import build_embedder
         from inference.settings import EmbeddingSettings
 
-        self.embedder = build_embedder(EmbeddingSettings.model_validate(settings))
+        embedding = EmbeddingSettings.model_validate(settings)
+        embedding = embedding.model_copy(update={"local": replica_threads(embedding.local)})
+        self.embedder = build_embedder(embedding)
         self.tokenizer = getattr(self.embedder, "tokenizer", None)
         self.metrics = ModelMetrics("embedding")
 

@@ -63,8 +63,8 @@ def test_database_identity_hides_passwords_and_resolves_sqlite_paths(tmp_path, m
 
 def test_configured_version_is_what_the_loaded_models_report():
     """db:all --model-changed compares stored versions with this string: it must not drift."""
-    from inference.emotion import EmotionClassifier
     from inference.embedding import build_embedder
+    from inference.emotion import EmotionClassifier
     from inference.settings import load_pipeline_settings
     from inference.versions import pipeline_model_version
 

@@ -1,0 +1,131 @@
+"""``raw`` (the physical limit) and ``naive`` (the old per-text pipeline) on the same texts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import torch
+from tqdm import tqdm
+
+from inference.batching import pad_batch, segment_texts
+from inference.settings import PipelineSettings
+
+RAW_BATCH_SIZE = 64
+
+
+@dataclass
+class LoadedModels:
+    """The two models as the pipeline loads them, plus their window sizes."""
+
+    emotion: object  # EmotionClassifier
+    embedder: object  # LocalEmbedder
+
+    @classmethod
+    def load(cls, settings: PipelineSettings) -> LoadedModels:
+        from inference.embedding import LocalEmbedder
+        from inference.emotion import EmotionClassifier
+
+        if settings.embedding.backend != "local":
+            raise ValueError("the raw benchmark needs the local embedding backend")
+        return cls(EmotionClassifier.from_spec(settings.emotion), LocalEmbedder.from_spec(settings.embedding.local))
+
+
+@torch.inference_mode()
+def _plain_forward_seconds(model, tokenizer, texts: Sequence[str], *, max_tokens: int, overlap: int) -> float:
+    """Tokenise into windows, sort by length, run fixed-size padded batches; nothing else."""
+    started = time.perf_counter()
+    segments = segment_texts(tokenizer, texts, max_tokens=max_tokens, overlap=overlap)
+    order = sorted(range(len(segments.input_ids)), key=lambda i: len(segments.input_ids[i]))
+    device = next(model.parameters()).device
+    for start in range(0, len(order), RAW_BATCH_SIZE):
+        batch = [segments.input_ids[i] for i in order[start : start + RAW_BATCH_SIZE]]
+        input_ids, attention_mask = pad_batch(batch, tokenizer.pad_token_id)
+        model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def bench_raw(models: LoadedModels, texts: Sequence[str]) -> dict:
+    """Both models' plain batched forward passes over every window of every text: the
+    configured models (``dtype: int8`` included), tokenisation counted, nothing else."""
+    emotion, embedder = models.emotion, models.embedder
+    _plain_forward_seconds(emotion.model, emotion.tokenizer, texts[:64], max_tokens=emotion.max_tokens, overlap=32)
+    # Best of two passes: the limit is what the machine can do, not what a noisy moment gave.
+    emotion_s = min(
+        _plain_forward_seconds(
+            emotion.model, emotion.tokenizer, texts, max_tokens=emotion.max_tokens, overlap=emotion.spec.window_overlap
+        )
+        for _ in range(2)
+    )
+    embedding_s = min(
+        _plain_forward_seconds(
+            embedder.model,
+            embedder.tokenizer,
+            texts,
+            max_tokens=embedder.max_tokens,
+            overlap=embedder.spec.window_overlap,
+        )
+        for _ in range(2)
+    )
+    seconds = emotion_s + embedding_s
+    return {
+        "run": "raw",
+        "texts": len(texts),
+        "seconds": round(seconds, 2),
+        "texts_per_s": round(len(texts) / seconds, 1),
+        "emotion_texts_per_s": round(len(texts) / emotion_s, 1),
+        "embedding_texts_per_s": round(len(texts) / embedding_s, 1),
+        "batch_size": RAW_BATCH_SIZE,
+        "threads": torch.get_num_threads(),
+        "dtype": emotion.spec.dtype,
+    }
+
+
+def bench_naive(models: LoadedModels, settings: PipelineSettings, texts: Sequence[str], database_url: str) -> dict:
+    """One text at a time through both models and post-processing, one database write each."""
+    from inference.pipeline import MentionPipeline
+    from inference.sentiment import SentimentRule
+    from inference.topics import TopicScorer, load_topic_file
+    from storage.engine import create_database_engine
+    from storage.records import MentionRecord
+    from storage.service import AggregationService
+
+    pipeline = MentionPipeline(
+        emotion=models.emotion,
+        embedder=models.embedder,
+        topics=TopicScorer(load_topic_file(settings.resolved_topics_file()), models.embedder),
+        sentiment=SentimentRule(settings.sentiment, models.emotion.labels),
+        cache_size=0,  # the old system had no cache
+    )
+    engine = create_database_engine(database_url)
+    service = AggregationService(engine)
+    start_time = datetime(2026, 11, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    for i, text in enumerate(tqdm(texts, desc="naive", unit="text", file=sys.stderr, disable=None)):
+        analysis = pipeline.analyse([text])[0]
+        service.ingest(
+            [
+                MentionRecord(
+                    text=text,
+                    external_id=f"naive-{i}",
+                    created_at=(start_time + timedelta(minutes=i)).isoformat(),
+                    result=analysis.result,
+                    embedding=analysis.embedding,
+                    model_version=pipeline.model_version,
+                )
+            ]
+        )
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "run": "naive",
+        "texts": len(texts),
+        "seconds": round(seconds, 2),
+        "texts_per_s": round(len(texts) / seconds, 1),
+        "ms_per_text": round(1000 * seconds / len(texts), 1),
+    }

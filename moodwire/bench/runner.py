@@ -1,0 +1,84 @@
+"""Runs one benchmark kind plus the raw baseline it is compared against."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+
+from moodwire.bench.texts import generate_texts, length_profile
+
+
+def spread_sample(texts: list[str], size: int) -> list[str]:
+    """Every k-th text: the same length mix as the whole list, in fewer texts."""
+    if size >= len(texts):
+        return texts
+    step = len(texts) / size
+    return [texts[int(i * step)] for i in range(size)]
+
+
+def measure_raw(texts: list[str]) -> dict:
+    """Load both models here, measure, and free them before the next run needs the cores."""
+    from inference.settings import load_pipeline_settings
+    from moodwire.bench.models import LoadedModels, bench_raw
+
+    models = LoadedModels.load(load_pipeline_settings(None))
+    figures = bench_raw(models, texts)
+    del models
+    gc.collect()
+    return figures
+
+
+def with_ratio(figures: dict, raw: dict) -> dict:
+    ratios = {"ratio_to_raw": round(figures["texts_per_s"] / raw["texts_per_s"], 3)}
+    if "wall_texts_per_s" in figures:
+        ratios["wall_ratio_to_raw"] = round(figures["wall_texts_per_s"] / raw["texts_per_s"], 3)
+    return {**figures, **ratios}
+
+
+def run_kind(args: argparse.Namespace) -> list[dict]:
+    from moodwire.bench.storage import fresh_database
+
+    kind = args.bench_command
+    texts = generate_texts(args.texts, short_only=args.short)
+    print(f"bench {kind}: {length_profile(texts)}", file=sys.stderr)
+    if kind == "precision":
+        from moodwire.bench.precision import bench_precision
+
+        fp32, int8 = bench_precision(texts, args.goemotions)
+        return [with_ratio(fp32, fp32), with_ratio(int8, fp32)]
+    raw_texts = texts if kind in ("raw", "naive") else spread_sample(texts, args.raw_texts)
+    raw = measure_raw(raw_texts)
+    if kind == "raw":
+        return [with_ratio(raw, raw)]
+    if kind == "naive":
+        from inference.settings import load_pipeline_settings
+        from moodwire.bench.models import LoadedModels, bench_naive
+
+        settings = load_pipeline_settings(None)
+        with fresh_database(args.database_url) as engine:
+            url = engine.url.render_as_string(hide_password=False)
+            naive = bench_naive(LoadedModels.load(settings), settings, texts, url)
+        return [raw, with_ratio(naive, raw)]
+    if kind == "backfill":
+        from moodwire.bench.backfill import bench_backfill
+
+        with fresh_database(args.database_url) as engine:
+            url = engine.url.render_as_string(hide_password=False)
+            figures = bench_backfill(texts, url, args.config)
+        return [raw, with_ratio(figures, raw)]
+    if kind == "online":
+        from moodwire.bench.online import bench_online
+
+        runs = bench_online(args, texts)
+        return [raw, *(with_ratio(r, raw) for r in runs[:-1]), with_ratio(runs[-1], raw)]
+    from moodwire.bench import storage
+
+    if kind == "ingest":
+        writers = (args.concurrency or [1])[-1]
+        figures = storage.bench_ingest(args.database_url, args.texts, writers=writers, spread_days=args.spread_days)
+        figures = {"run": "ingest", **figures, "texts_per_s": figures["mentions_per_s"]}
+    else:
+        figures = storage.bench_aggregate(args.database_url, args.texts)
+        figures = {"run": "aggregate", **figures, "texts_per_s": figures["seed_mentions_per_s"]}
+    return [raw, with_ratio(figures, raw)]

@@ -1,0 +1,62 @@
+"""Benchmark building blocks that need neither Ray nor a database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from moodwire.bench.plot import read_runs
+from moodwire.bench.runner import spread_sample, with_ratio
+from moodwire.bench.texts import generate_texts, length_profile
+from moodwire.commands.bench import concurrency_list
+
+
+def test_generated_texts_are_reproducible_with_realistic_lengths():
+    texts = generate_texts(5000)
+    assert texts == generate_texts(5000)
+    assert texts != generate_texts(5000, seed=1)
+    profile = length_profile(texts)
+    assert profile["p50_chars"] <= 280  # mostly tweet-sized
+    assert profile["over_10k"] >= 1  # a few articles over 10,000 characters
+    assert 250 < max(len(t) for t in texts if len(t) < 10_000) <= 1_600  # some paragraphs
+    assert len(set(texts)) > 0.99 * len(texts)
+    assert max(len(t) for t in generate_texts(2000, short_only=True)) <= 280
+
+
+def test_spread_sample_keeps_the_length_mix():
+    texts = [str(i) for i in range(100)]
+    assert spread_sample(texts, 10) == [str(i) for i in range(0, 100, 10)]
+    assert spread_sample(texts, 500) is texts
+
+
+def test_ratio_to_raw_is_computed_against_the_same_run():
+    raw = {"texts_per_s": 200.0}
+    assert with_ratio({"texts_per_s": 150.0}, raw)["ratio_to_raw"] == 0.75
+    both = with_ratio({"texts_per_s": 160.0, "wall_texts_per_s": 120.0}, raw)
+    assert (both["ratio_to_raw"], both["wall_ratio_to_raw"]) == (0.8, 0.6)
+
+
+def test_concurrency_list_parses_and_refuses_bad_values():
+    assert concurrency_list("1,4,16") == [1, 4, 16]
+    for bad in ("", "0", "a,b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            concurrency_list(bad)
+
+
+def test_plot_reads_online_runs_and_names_a_bad_line(tmp_path):
+    path = tmp_path / "online.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"run": "raw", "texts_per_s": 1}),
+                json.dumps({"run": "online-single", "concurrency": 1, "texts_per_s": 5, "p99_ms": 9}),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    assert [r["concurrency"] for r in read_runs(path)] == [1]
+    path.write_text('{"run": "online-single"\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"online\.jsonl:1"):
+        read_runs(path)
