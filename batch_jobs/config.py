@@ -46,7 +46,7 @@ class Columns(_Strict):
 
 
 class BackfillSettings(_Strict):
-    batch_size: int = Field(default=512, ge=1, description="rows per model call")
+    batch_size: int = Field(default=1024, ge=1, description="rows per model call")
     write_batch_size: int = Field(default=500, ge=1, description="rows per database transaction")
     layout: Literal["fused", "staged"] = Field(
         default="fused", description="fused: one actor pool runs both models; staged: one pool per model"

@@ -20,6 +20,7 @@ from ray.serve.handle import DeploymentHandle
 from inference.cache import content_hash
 from inference.pipeline import InvalidTextError, ModelOutputs, text_problem
 from serve_app.config import TEXTS_PER_CALL, ServeAppArgs
+from serve_app.deployments.batched import count_texts
 from serve_app.errors import (
     ApiError,
     ServiceBusyError,
@@ -33,6 +34,7 @@ from serve_app.schemas import ClassifyRequest, EmbeddingsRequest
 from storage.records import InvalidRecordError, MentionRecord, parse_timestamp
 
 API_KEY_ENV = "MOODWIRE_API_KEY"
+COALESCE_MAX_TEXTS = 64  # texts of concurrent small requests sent to the models together
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 app = FastAPI(title="moodwire", version="0.1.0", description="Emotion, sentiment and topics for text mentions.")
@@ -191,6 +193,30 @@ class Gateway:
             raise ServiceBusyError("the models are at capacity; retry after a moment") from None
         return np.vstack(parts)
 
+    async def _both_models(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        return await asyncio.gather(self._model_call(self.emotion, texts), self._model_call(self.embedding, texts))
+
+    @serve.batch(
+        max_batch_size=COALESCE_MAX_TEXTS,
+        batch_wait_timeout_s=0.002,
+        batch_size_fn=count_texts,
+        max_concurrent_batches=4,
+    )
+    async def _coalesced_outputs(self, groups: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The texts of concurrent small requests, sent to the models in shared calls.
+
+        Two handle calls per single-text request cost the gateway more CPU than the models
+        spend on a short text (the profile in docs/PERFORMANCE.md); coalescing them for up
+        to 2 ms turns 16 concurrent requests into one pair of calls.
+        """
+        texts = [text for group in groups for text in group]
+        probs, vectors = await self._both_models(texts)
+        out, start = [], 0
+        for group in groups:
+            out.append((probs[start : start + len(group)], vectors[start : start + len(group)]))
+            start += len(group)
+        return out
+
     async def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:
         keys = [f"{self.model_version}:{content_hash(t)}" for t in texts]
         found = self.cache.get_many(keys)
@@ -204,9 +230,10 @@ class Gateway:
         if todo:
             self.metrics.cache_misses.inc(len(texts) - hits)
             pending = list(todo.values())
-            probs, vectors = await asyncio.gather(
-                self._model_call(self.emotion, pending), self._model_call(self.embedding, pending)
-            )
+            if len(pending) <= TEXTS_PER_CALL:  # small requests share model calls
+                probs, vectors = await self._coalesced_outputs(pending)
+            else:
+                probs, vectors = await self._both_models(pending)
             fresh = {key: ModelOutputs(emotion_probs=probs[i], embedding=vectors[i]) for i, key in enumerate(todo)}
             self.cache.put_many(fresh)
             found = [f if f is not None else fresh[k] for k, f in zip(keys, found, strict=True)]

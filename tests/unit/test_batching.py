@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from inference.batching import (
+    MAX_PADDING_RATIO,
     Segments,
     mean_by_owner,
     run_segments,
@@ -34,6 +35,16 @@ def test_token_budget_batches_respect_budget_and_cover_every_index_once():
     # short texts are not batched with long ones: padding waste stays small
     short_batch = next(b for b in batches if 3 in [lengths[i] for i in b])
     assert max(lengths[i] for i in short_batch) < 40
+
+
+def test_batches_of_mixed_lengths_keep_padding_under_the_ratio():
+    """60 posts and 4 paragraphs: within the budget, but one batch would pad posts sixfold."""
+    lengths = [20] * 60 + [120] * 4
+    batches = token_budget_batches(lengths, token_budget=8192, max_batch_size=64)
+    assert len(batches) == 2 and sorted(len(b) for b in batches) == [4, 60]
+    for batch in batches:
+        real = sum(lengths[i] for i in batch)
+        assert len(batch) * max(lengths[i] for i in batch) <= MAX_PADDING_RATIO * real
 
 
 def test_segment_texts_splits_long_text_into_model_sized_windows(minilm_tokenizer):
