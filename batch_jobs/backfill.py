@@ -10,7 +10,6 @@ interrupted run are skipped as duplicates.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -68,6 +67,7 @@ def serve_writer(settings: BackfillSettings, url: str) -> str | None:
     if settings.write_through == "own":
         return None
     from ray import serve
+    from ray.serve.schema import ApplicationStatus
 
     from storage.engine import database_identity
 
@@ -75,7 +75,7 @@ def serve_writer(settings: BackfillSettings, url: str) -> str | None:
         app = serve.status().applications.get(settings.serve_app)
     except Exception:  # no Serve instance in this cluster
         app = None
-    if app is None or str(app.status) not in ("RUNNING", "ApplicationStatus.RUNNING"):
+    if app is None or app.status != ApplicationStatus.RUNNING:
         if settings.write_through == "serve":
             raise ValueError(f"write_through is 'serve' but no running Serve app named {settings.serve_app!r}")
         return None
@@ -219,18 +219,9 @@ def rename_columns(dataset, settings: BackfillSettings, paths: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from inference.config_files import ConfigError
-    from storage.engine import DatabaseConfigError
-    from storage.service import StorageError
+    from batch_jobs.cli import run_job
 
-    args = build_parser().parse_args(argv)
-    try:
-        summary = run(args)
-    except (ValueError, ConfigError, DatabaseConfigError, StorageError) as exc:
-        print(f"backfill: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary))
-    return 0
+    return 0 if run_job("backfill", run, build_parser().parse_args(argv)) is not None else 2
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ the same topics.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ def run(args: argparse.Namespace) -> dict:
         lo, hi = topic_rescore.embedded_id_bounds(connection)
         unembedded = topic_rescore.count_unembedded(connection)
     total = topic_rescore.RescoreReport()
+    current_embedding = embedding_version(settings.embedding)
     if lo is not None:
         starts = range(lo, hi + 1, args.range_size)
         for start in tqdm(starts, desc="retopic", unit="range", file=sys.stderr, disable=None):
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> dict:
                         lo=start,
                         hi=start + args.range_size,
                         select_topics=select_topics,
-                        embedding_version=embedding_version(settings.embedding),
+                        embedding_version=current_embedding,
                     )
                 )
     with engine.begin() as connection:
@@ -84,17 +84,11 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from inference.config_files import ConfigError
-    from storage.engine import DatabaseConfigError
-    from storage.service import StorageError
+    from batch_jobs.cli import run_job
 
-    args = build_parser().parse_args(argv)
-    try:
-        summary = run(args)
-    except (ValueError, ConfigError, DatabaseConfigError, StorageError) as exc:
-        print(f"retopic: {str(exc).splitlines()[0]}", file=sys.stderr)
+    summary = run_job("retopic", run, build_parser().parse_args(argv))
+    if summary is None:
         return 2
-    print(json.dumps(summary))
     if summary["stale_embeddings"]:
         print(
             f"retopic: {summary['stale_embeddings']} mentions were embedded by another model and kept their "

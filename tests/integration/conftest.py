@@ -30,6 +30,22 @@ def pg_admin():
     engine.dispose()
 
 
+@pytest.fixture()
+def pg_url(pg_admin):
+    """A migrated schema of its own on the local PostgreSQL: ``(url, engine)``; for code that
+    takes a URL (jobs, CLI) as well as for checking rows. Dropped afterwards."""
+    schema = f"mw_test_{uuid.uuid4().hex[:10]}"
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    engine = create_database_engine(url)
+    upgrade(engine)
+    yield url, engine
+    engine.dispose()
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
 def make_pg_engine(pg_admin, settings: StorageSettings | None = None):
     schema = f"mw_test_{uuid.uuid4().hex[:10]}"
     with pg_admin.connect() as connection:

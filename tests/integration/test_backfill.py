@@ -1,29 +1,10 @@
 """A Ray Data backfill into the real PostgreSQL: stored once, bad rows counted, re-run safe."""
 
 import json
-import uuid
 
-import pytest
 from sqlalchemy import func, select, text
 
-from storage.engine import create_database_engine
-from storage.migrate import upgrade
 from storage.models import Mention
-from tests.integration.conftest import PG_URL
-
-
-@pytest.fixture()
-def pg_url(pg_admin):
-    schema = f"mw_test_backfill_{uuid.uuid4().hex[:8]}"
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = create_database_engine(url)
-    upgrade(engine)
-    yield url, engine
-    engine.dispose()
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def test_backfill_file_into_postgres_twice(tmp_path, pg_url, capsys):

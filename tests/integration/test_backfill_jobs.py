@@ -14,16 +14,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
-from storage.engine import create_database_engine
-from storage.migrate import upgrade
 from storage.models import Mention
-from tests.integration.conftest import PG_URL
 from tests.integration.test_storage_ingest import rollups_match_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,20 +67,6 @@ def ray_head(tmp_path_factory):
         yield client
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
-
-
-@pytest.fixture()
-def pg_url(pg_admin):
-    schema = f"mw_test_jobs_{uuid.uuid4().hex[:8]}"
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = create_database_engine(url)
-    upgrade(engine)
-    yield url, engine
-    engine.dispose()
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def submit(client, module: str, *args: str) -> str:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
-import pytest
 import yaml
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from storage.engine import create_database_engine
-from storage.migrate import upgrade
 from storage.models import Mention, MentionTopic, TopicRollup
 from storage.records import MentionRecord
 from storage.service import AggregationService
-from tests.integration.conftest import PG_URL, record, result
+from tests.integration.conftest import record, result
 from tests.integration.test_storage_ingest import rollups_match_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,20 +22,6 @@ TEXTS = {
     "ballot": "Mail-in ballots are being counted slowly in three counties",
     "rent": "My rent went up 20% and wages did not",
 }
-
-
-@pytest.fixture()
-def pg_url(pg_admin):
-    schema = f"mw_test_reprocess_{uuid.uuid4().hex[:8]}"
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = create_database_engine(url)
-    upgrade(engine)
-    yield url, engine
-    engine.dispose()
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def topics_of(engine) -> dict[str, set[str]]:
