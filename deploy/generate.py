@@ -40,15 +40,26 @@ class GenerateError(ValueError):
     """The overlay names something configs/serve.yaml lacks, or the manifest has no block."""
 
 
+# Every deployment serve_app.app can compose. configs/serve.yaml (colocated layout) lists two
+# of them; the cluster overlay switches to the deployments layout and adds the model ones.
+APP_DEPLOYMENTS = frozenset({"EmotionModel", "EmbeddingModel", "Aggregator", "Gateway"})
+
+
 def _merge_named(base: list, overlay: list, where: str) -> list:
-    """Merge two lists of mappings by their ``name``; the overlay may not add names."""
+    """Merge two lists of mappings by their ``name``. The overlay may add a deployment the
+    app defines, nothing else, so a typo cannot add an application or a deployment."""
     merged = [copy.deepcopy(item) for item in base]
     index = {item.get("name"): i for i, item in enumerate(merged)}
     for item in overlay:
         name = item.get("name")
-        if name not in index:
-            raise GenerateError(f"{where}: {name!r} is not in configs/serve.yaml (have {sorted(index)})")
-        merged[index[name]] = merge(merged[index[name]], item, f"{where}[{name}]")
+        if name in index:
+            merged[index[name]] = merge(merged[index[name]], item, f"{where}[{name}]")
+        elif where.endswith(".deployments") and name in APP_DEPLOYMENTS:
+            index[name] = len(merged)
+            merged.append(copy.deepcopy(item))
+        else:
+            known = sorted(APP_DEPLOYMENTS) if where.endswith(".deployments") else sorted(index)
+            raise GenerateError(f"{where}: {name!r} is not in configs/serve.yaml or the app (have {known})")
     return merged
 
 

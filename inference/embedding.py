@@ -47,7 +47,9 @@ class LocalEmbedder:
     def __init__(self, model, tokenizer, spec: ModelSpec, *, pooling: str = "mean", version: str) -> None:
         configure_threads(spec.threads)
         self.spec = spec
-        self.model, self.device, self.dtype = place_model(model, spec.device, spec.dtype)
+        self.model, self.device, self.dtype = place_model(
+            model, spec.device, spec.dtype, runtime=spec.runtime, output="last_hidden_state"
+        )
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.dim = int(model.config.hidden_size)

@@ -26,7 +26,9 @@ class EmotionClassifier:
     def __init__(self, model, tokenizer, spec: ModelSpec, *, version: str) -> None:
         configure_threads(spec.threads)
         self.spec = spec
-        self.model, self.device, self.dtype = place_model(model, spec.device, spec.dtype)
+        self.model, self.device, self.dtype = place_model(
+            model, spec.device, spec.dtype, runtime=spec.runtime, output="logits"
+        )
         self.tokenizer = tokenizer
         config = model.config
         self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
@@ -36,7 +38,7 @@ class EmotionClassifier:
             tokenizer.model_max_length if tokenizer.model_max_length < 100_000 else 512,
         )
         self.max_tokens = min(spec.max_tokens or model_limit, model_limit)
-        self.version = version + precision_suffix(spec.dtype)
+        self.version = version + precision_suffix(spec.dtype, spec.runtime)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> EmotionClassifier:

@@ -12,7 +12,7 @@ from inference.settings import EmbeddingSettings, ModelSpec, OpenAIEmbeddingSett
 
 
 def local_embedding_version(spec: ModelSpec) -> str:
-    return spec.source + precision_suffix(spec.dtype)
+    return spec.source + precision_suffix(spec.dtype, spec.runtime)
 
 
 def openai_embedding_version(settings: OpenAIEmbeddingSettings) -> str:
@@ -28,5 +28,5 @@ def embedding_version(settings: EmbeddingSettings) -> str:
 def pipeline_model_version(settings: PipelineSettings) -> str:
     """``emotion version + embedding version``, as ``MentionPipeline.model_version``."""
     _, emotion_version = classifier_labels_and_version(settings.emotion.source)
-    emotion_version += precision_suffix(settings.emotion.dtype)
+    emotion_version += precision_suffix(settings.emotion.dtype, settings.emotion.runtime)
     return f"{emotion_version}+{embedding_version(settings.embedding)}"

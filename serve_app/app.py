@@ -23,7 +23,8 @@ def build_app(args: ServeAppArgs) -> Application:
 def compose_app(
     args: dict | ServeAppArgs | None = None, deployment_options: dict[str, dict] | None = None
 ) -> Application:
-    """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator).
+    """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator), or with
+    ``model_layout: colocated``, Gateway (models inside) -> Aggregator.
 
     Paths and the database URL are resolved here, in the process that builds the app, so
     replicas started elsewhere (other working directories, other nodes) see the same files.
@@ -52,10 +53,15 @@ def compose_app(
     def configured(deployment):
         return deployment.options(**options[deployment.name]) if deployment.name in options else deployment
 
-    pipeline = load_pipeline_settings(parsed.pipeline_config)
-    emotion = configured(EmotionModel).bind(pipeline.emotion.model_dump(mode="json"))
-    embedding = configured(EmbeddingModel).bind(pipeline.embedding.model_dump(mode="json"))
     aggregator = configured(Aggregator).bind(
         parsed.database_url, _absolute(parsed.storage_config), _absolute(parsed.pipeline_config)
     )
+    if parsed.model_layout == "colocated":
+        misplaced = set(options) & {"EmotionModel", "EmbeddingModel"}
+        if misplaced:
+            raise ValueError(f"model_layout colocated runs the models inside Gateway: drop {sorted(misplaced)}")
+        return configured(Gateway).bind(None, None, aggregator, parsed.model_dump(mode="json"))
+    pipeline = load_pipeline_settings(parsed.pipeline_config)
+    emotion = configured(EmotionModel).bind(pipeline.emotion.model_dump(mode="json"))
+    embedding = configured(EmbeddingModel).bind(pipeline.embedding.model_dump(mode="json"))
     return configured(Gateway).bind(emotion, embedding, aggregator, parsed.model_dump(mode="json"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,13 @@ class BatchConfig(BaseModel):
 
     max_batch_size: int = Field(default=64, ge=TEXTS_PER_CALL, description="texts per forward batch")
     batch_wait_timeout_s: float = Field(default=0.005, ge=0, le=5)
+
+
+class ColocatedBatchConfig(BatchConfig):
+    """``user_config`` of Gateway with ``model_layout: colocated``: its models' batching, and
+    how many texts may wait for them before new requests get 503 with ``Retry-After``."""
+
+    max_queued_texts: int = Field(default=4096, ge=1, description="texts waiting for the models, per replica")
 
 
 class ServeAppArgs(BaseModel):
@@ -34,3 +42,7 @@ class ServeAppArgs(BaseModel):
     cache_size: int = Field(default=10_000, ge=0)
     cache_ttl_s: int = Field(default=7 * 86400, ge=1, description="Redis entry lifetime")
     retry_after_s: int = Field(default=1, ge=1)
+    model_layout: Literal["deployments", "colocated"] = Field(
+        default="deployments",
+        description="colocated: both models run inside each Gateway replica (small CPU machines)",
+    )

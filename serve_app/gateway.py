@@ -14,34 +14,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
-from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from inference.cache import content_hash
 from inference.pipeline import InvalidTextError, ModelOutputs, text_problem
-from serve_app.config import TEXTS_PER_CALL, ServeAppArgs
-from serve_app.deployments.batched import count_texts
+from serve_app.config import ColocatedBatchConfig, ServeAppArgs
 from serve_app.errors import (
     ApiError,
-    ServiceBusyError,
     StoreFailedError,
     UnknownModelError,
     error_body,
     error_response,
     short_message,
 )
+from serve_app.model_clients import ColocatedModels, ModelClient, RemoteModels
 from serve_app.schemas import ClassifyRequest, EmbeddingsRequest
 from storage.records import InvalidRecordError, MentionRecord, parse_timestamp
 
 API_KEY_ENV = "MOODWIRE_API_KEY"
-COALESCE_MAX_TEXTS = 64  # texts of concurrent small requests sent to the models together
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 app = FastAPI(title="moodwire", version="0.1.0", description="Emotion, sentiment and topics for text mentions.")
-
-
-def _chunks(items: Sequence, size: int) -> list[Sequence]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # -- middleware and error handlers: registered before @serve.ingress copies the app ----------------
@@ -136,15 +129,24 @@ class _Vectors:
 @serve.ingress(app)
 class Gateway:
     def __init__(
-        self, emotion: DeploymentHandle, embedding: DeploymentHandle, aggregator: DeploymentHandle, args: dict
+        self,
+        emotion: DeploymentHandle | None,
+        embedding: DeploymentHandle | None,
+        aggregator: DeploymentHandle,
+        args: dict,
     ) -> None:
+        """``emotion``/``embedding`` are the model deployments, ``None`` when colocated."""
         from inference.settings import load_pipeline_settings
         from serve_app.metrics import GatewayMetrics
         from serve_app.result_cache import build_result_cache
 
         self.args = ServeAppArgs.model_validate(args)
         self.pipeline_settings = load_pipeline_settings(self.args.pipeline_config)
-        self.emotion, self.embedding, self.aggregator = emotion, embedding, aggregator
+        if self.args.model_layout == "colocated":
+            self.models: ModelClient = ColocatedModels(self.pipeline_settings)
+        else:
+            self.models = RemoteModels(emotion, embedding)
+        self.aggregator = aggregator
         self.api_key = os.environ.get(API_KEY_ENV) or None
         self.metrics = GatewayMetrics()
         self.cache = build_result_cache(
@@ -158,6 +160,21 @@ class Gateway:
         self._ready_lock = asyncio.Lock()
         app.state.gateway = self
 
+    def reconfigure(self, user_config: dict | None) -> None:
+        """``user_config``: the colocated models' batching, applied without a restart."""
+        if not isinstance(self.models, ColocatedModels):
+            raise ValueError(
+                "Gateway user_config sets the colocated models' batching; with model_layout "
+                "'deployments' set user_config on EmotionModel and EmbeddingModel"
+            )
+        self.models.configure(ColocatedBatchConfig.model_validate(user_config or {}))
+
+    def batch_settings(self) -> dict:
+        """The colocated batcher's live values, and which process answered."""
+        if not isinstance(self.models, ColocatedModels):
+            return {"pid": os.getpid(), "model_layout": "deployments"}
+        return {"pid": os.getpid(), **self.models.batch_settings()}
+
     # -- start-up -------------------------------------------------------------------------------
     async def ready(self):
         """Ask the model deployments for their labels/versions and embed topic prototypes once."""
@@ -169,12 +186,10 @@ class Gateway:
                 from inference.sentiment import SentimentRule
                 from inference.topics import TopicScorer, load_topic_file, prototype_texts
 
-                emotion_info, embedding_info = await asyncio.gather(
-                    self.emotion.info.remote(), self.embedding.info.remote()
-                )
+                emotion_info, embedding_info = await self.models.info()
                 topic_file = load_topic_file(self.pipeline_settings.resolved_topics_file())
                 views = sorted({v for topic in topic_file.topics for v in prototype_texts(topic)})
-                vectors = await self._model_call(self.embedding, views)
+                vectors = await self.models.embed(views)
                 scorer = TopicScorer(topic_file, _Vectors(views, vectors, embedding_info["version"]))
                 self._model_info = {"emotion": emotion_info, "embedding": embedding_info}
                 self.model_version = f"{emotion_info['version']}+{embedding_info['version']}"
@@ -184,38 +199,6 @@ class Gateway:
                     topics=scorer,
                 )
         return self._postprocess
-
-    async def _model_call(self, handle: DeploymentHandle, texts: Sequence[str]) -> np.ndarray:
-        try:
-            parts = await asyncio.gather(*(handle.run.remote(list(chunk)) for chunk in _chunks(texts, TEXTS_PER_CALL)))
-        except BackPressureError:
-            # Serve would turn this into a bare-text 503 itself; ours carries Retry-After and JSON.
-            raise ServiceBusyError("the models are at capacity; retry after a moment") from None
-        return np.vstack(parts)
-
-    async def _both_models(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        return await asyncio.gather(self._model_call(self.emotion, texts), self._model_call(self.embedding, texts))
-
-    @serve.batch(
-        max_batch_size=COALESCE_MAX_TEXTS,
-        batch_wait_timeout_s=0.002,
-        batch_size_fn=count_texts,
-        max_concurrent_batches=4,
-    )
-    async def _coalesced_outputs(self, groups: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The texts of concurrent small requests, sent to the models in shared calls.
-
-        Two handle calls per single-text request cost the gateway more CPU than the models
-        spend on a short text (the profile in docs/PERFORMANCE.md); coalescing them for up
-        to 2 ms turns 16 concurrent requests into one pair of calls.
-        """
-        texts = [text for group in groups for text in group]
-        probs, vectors = await self._both_models(texts)
-        out, start = [], 0
-        for group in groups:
-            out.append((probs[start : start + len(group)], vectors[start : start + len(group)]))
-            start += len(group)
-        return out
 
     async def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:
         keys = [f"{self.model_version}:{content_hash(t)}" for t in texts]
@@ -230,10 +213,7 @@ class Gateway:
         if todo:
             self.metrics.cache_misses.inc(len(texts) - hits)
             pending = list(todo.values())
-            if len(pending) <= TEXTS_PER_CALL:  # small requests share model calls
-                probs, vectors = await self._coalesced_outputs(pending)
-            else:
-                probs, vectors = await self._both_models(pending)
+            probs, vectors = await self.models.outputs(pending)
             fresh = {key: ModelOutputs(emotion_probs=probs[i], embedding=vectors[i]) for i, key in enumerate(todo)}
             self.cache.put_many(fresh)
             found = [f if f is not None else fresh[k] for k, f in zip(keys, found, strict=True)]
@@ -351,7 +331,7 @@ class Gateway:
         if body.dimensions is not None and body.dimensions != dim:
             raise ApiError(422, f"model `{body.model}` only supports dimensions={dim}", param="dimensions")
         self.metrics.texts.inc(len(texts), tags={"route": "/v1/embeddings"})
-        outputs, tokens = await asyncio.gather(self.model_outputs(texts), self.embedding.count_tokens.remote(texts))
+        outputs, tokens = await asyncio.gather(self.model_outputs(texts), self.models.count_tokens(texts))
         data = []
         for index, output in enumerate(outputs):
             vector = np.asarray(output.embedding, dtype="<f4")

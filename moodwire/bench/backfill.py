@@ -29,7 +29,23 @@ def write_source(texts: list[str], folder: Path) -> Path:
     return path
 
 
-def bench_backfill(texts: list[str], database_url: str, config: Path | None = None) -> dict:
+def with_pipeline(config: Path | None, pipeline_config: Path, folder: Path) -> Path:
+    """A copy of the backfill config (default configs/backfill.yaml) naming ``pipeline_config``."""
+    import yaml
+
+    from inference.settings import project_configs_dir
+
+    source = config or project_configs_dir() / "backfill.yaml"
+    settings = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    settings["pipeline_config"] = str(pipeline_config.resolve())
+    path = folder / "backfill.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+def bench_backfill(
+    texts: list[str], database_url: str, config: Path | None = None, pipeline_config: Path | None = None
+) -> dict:
     """Runs the real job (``batch_jobs.backfill.run``) on a local Ray.
 
     ``texts_per_s`` is the rate the job sustains once its actors are up (rows after the first
@@ -42,6 +58,8 @@ def bench_backfill(texts: list[str], database_url: str, config: Path | None = No
 
     with tempfile.TemporaryDirectory(prefix="moodwire-bench-src-") as folder:
         source = write_source(texts, Path(folder))
+        if pipeline_config is not None:
+            config = with_pipeline(config, pipeline_config, Path(folder))
         started_ray = not ray.is_initialized()
         if started_ray:
             ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)

@@ -35,16 +35,20 @@ class LoadedModels:
 
 
 @torch.inference_mode()
-def _plain_forward_seconds(model, tokenizer, texts: Sequence[str], *, max_tokens: int, overlap: int) -> float:
-    """Tokenise into windows, sort by length, run fixed-size padded batches; nothing else."""
+def _plain_forward_seconds(loaded, texts: Sequence[str]) -> float:
+    """Tokenise into windows, sort by length, run fixed-size padded batches; nothing else.
+
+    ``loaded`` is an ``EmotionClassifier`` or ``LocalEmbedder``: its model, tokenizer,
+    window size and device, not its batching or pooling.
+    """
     started = time.perf_counter()
-    segments = segment_texts(tokenizer, texts, max_tokens=max_tokens, overlap=overlap)
+    tokenizer, device = loaded.tokenizer, loaded.device
+    segments = segment_texts(tokenizer, texts, max_tokens=loaded.max_tokens, overlap=loaded.spec.window_overlap)
     order = sorted(range(len(segments.input_ids)), key=lambda i: len(segments.input_ids[i]))
-    device = next(model.parameters()).device
     for start in range(0, len(order), RAW_BATCH_SIZE):
         batch = [segments.input_ids[i] for i in order[start : start + RAW_BATCH_SIZE]]
         input_ids, attention_mask = pad_batch(batch, tokenizer.pad_token_id)
-        model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device))
+        loaded.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device))
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - started
@@ -52,26 +56,12 @@ def _plain_forward_seconds(model, tokenizer, texts: Sequence[str], *, max_tokens
 
 def bench_raw(models: LoadedModels, texts: Sequence[str]) -> dict:
     """Both models' plain batched forward passes over every window of every text: the
-    configured models (``dtype: int8`` included), tokenisation counted, nothing else."""
+    configured models (runtime and ``dtype: int8`` included), tokenisation counted, nothing else."""
     emotion, embedder = models.emotion, models.embedder
-    _plain_forward_seconds(emotion.model, emotion.tokenizer, texts[:64], max_tokens=emotion.max_tokens, overlap=32)
+    _plain_forward_seconds(emotion, texts[:64])  # warm-up
     # Best of two passes: the limit is what the machine can do, not what a noisy moment gave.
-    emotion_s = min(
-        _plain_forward_seconds(
-            emotion.model, emotion.tokenizer, texts, max_tokens=emotion.max_tokens, overlap=emotion.spec.window_overlap
-        )
-        for _ in range(2)
-    )
-    embedding_s = min(
-        _plain_forward_seconds(
-            embedder.model,
-            embedder.tokenizer,
-            texts,
-            max_tokens=embedder.max_tokens,
-            overlap=embedder.spec.window_overlap,
-        )
-        for _ in range(2)
-    )
+    emotion_s = min(_plain_forward_seconds(emotion, texts) for _ in range(2))
+    embedding_s = min(_plain_forward_seconds(embedder, texts) for _ in range(2))
     seconds = emotion_s + embedding_s
     return {
         "run": "raw",
@@ -83,6 +73,7 @@ def bench_raw(models: LoadedModels, texts: Sequence[str]) -> dict:
         "batch_size": RAW_BATCH_SIZE,
         "threads": torch.get_num_threads(),
         "dtype": emotion.spec.dtype,
+        "runtime": "onnxruntime" if type(emotion.model).__name__ == "OnnxEncoder" else "torch",
     }
 
 

@@ -32,12 +32,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(database_url: str) -> Iterator[str]:
+def served_app(database_url: str, pipeline_config: Path | None = None) -> Iterator[str]:
     """``moodwire serve`` on a free loopback port with configs/serve.yaml, the result cache
     off (the load repeats texts; cache hits would measure the cache, not the models) and the
     benchmark's own database. Stopped with SIGTERM afterwards."""
     config = yaml.safe_load((project_configs_dir() / "serve.yaml").read_text(encoding="utf-8"))
     config["applications"][0]["args"].update(database_url=database_url, result_cache="none")
+    if pipeline_config is not None:
+        config["applications"][0]["args"]["pipeline_config"] = str(pipeline_config.resolve())
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MOODWIRE_API_KEY"}
     with tempfile.TemporaryDirectory(prefix="moodwire-bench-serve-") as folder:
@@ -106,7 +108,8 @@ def bench_online(args: argparse.Namespace, texts: list[str]) -> list[dict]:
             url = args.url
         else:
             engine = stack.enter_context(fresh_database(args.database_url))
-            url = stack.enter_context(served_app(engine.url.render_as_string(hide_password=False)))
+            database = engine.url.render_as_string(hide_password=False)
+            url = stack.enter_context(served_app(database, getattr(args, "pipeline_config", None)))
         for mode in ("single", "batch", "persist"):
             for level in levels:
                 figures = load(url, texts, concurrency=level, mode=mode, duration=args.duration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from pathlib import Path
 
 from moodwire.bench.texts import generate_texts, length_profile
 
@@ -17,12 +18,12 @@ def spread_sample(texts: list[str], size: int) -> list[str]:
     return [texts[int(i * step)] for i in range(size)]
 
 
-def measure_raw(texts: list[str]) -> dict:
+def measure_raw(texts: list[str], pipeline_config: Path | None = None) -> dict:
     """Load both models here, measure, and free them before the next run needs the cores."""
     from inference.settings import load_pipeline_settings
     from moodwire.bench.models import LoadedModels, bench_raw
 
-    models = LoadedModels.load(load_pipeline_settings(None))
+    models = LoadedModels.load(load_pipeline_settings(pipeline_config))
     figures = bench_raw(models, texts)
     del models
     gc.collect()
@@ -45,17 +46,18 @@ def run_kind(args: argparse.Namespace) -> list[dict]:
     if kind == "precision":
         from moodwire.bench.precision import bench_precision
 
-        fp32, int8 = bench_precision(texts, args.goemotions)
-        return [with_ratio(fp32, fp32), with_ratio(int8, fp32)]
+        runs = bench_precision(texts, args.goemotions)
+        return [with_ratio(figures, runs[0]) for figures in runs]
     raw_texts = texts if kind in ("raw", "naive") else spread_sample(texts, args.raw_texts)
-    raw = measure_raw(raw_texts)
+    pipeline_config = getattr(args, "pipeline_config", None)
+    raw = measure_raw(raw_texts, pipeline_config)
     if kind == "raw":
         return [with_ratio(raw, raw)]
     if kind == "naive":
         from inference.settings import load_pipeline_settings
         from moodwire.bench.models import LoadedModels, bench_naive
 
-        settings = load_pipeline_settings(None)
+        settings = load_pipeline_settings(pipeline_config)
         with fresh_database(args.database_url) as engine:
             url = engine.url.render_as_string(hide_password=False)
             naive = bench_naive(LoadedModels.load(settings), settings, texts, url)
@@ -65,7 +67,7 @@ def run_kind(args: argparse.Namespace) -> list[dict]:
 
         with fresh_database(args.database_url) as engine:
             url = engine.url.render_as_string(hide_password=False)
-            figures = bench_backfill(texts, url, args.config)
+            figures = bench_backfill(texts, url, args.config, pipeline_config)
         return [raw, with_ratio(figures, raw)]
     if kind == "online":
         from moodwire.bench.online import bench_online

@@ -20,7 +20,10 @@ KINDS = {
     "backfill": (20_000, "a Ray Data backfill of N mentions into a fresh database"),
     "ingest": (20_000, "database writes: mentions/s in batches of 500"),
     "aggregate": (100_000, "per-topic aggregate latency on a seeded database"),
-    "precision": (2_000, "the CPU speed option: int8 against fp32, throughput and GoEmotions dev F1"),
+    "precision": (
+        2_000,
+        "the CPU speed options (torch int8, ONNX Runtime fp32/int8) against fp32: speed and GoEmotions dev F1",
+    ),
 }
 
 
@@ -51,6 +54,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--json", action="store_true", help="one JSON line per run; the last is the headline")
         sub.add_argument("--raw-texts", type=int, default=2_000, help="texts for the raw baseline (a spread sample)")
         sub.add_argument("--short", action="store_true", help="tweet-sized texts only")
+        if name in ("raw", "naive", "online", "backfill"):
+            sub.add_argument(
+                "--pipeline-config",
+                type=Path,
+                help="model settings for every run, raw included (default: configs/moodwire.yaml)",
+            )
         if name == "online":
             sub.add_argument("--url", help="an already running app (default: start moodwire serve on a free port)")
         if name == "backfill":

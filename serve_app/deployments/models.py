@@ -72,6 +72,6 @@ class EmbeddingModel(BatchedModel):
 
     def count_tokens(self, texts: list[str]) -> int:
         """Token usage for the OpenAI-compatible response (special tokens included)."""
-        if self.tokenizer is None:
-            return sum(len(t) // 4 + 1 for t in texts)
-        return sum(len(ids) for ids in self.tokenizer(texts, verbose=False)["input_ids"])
+        from serve_app.model_clients import token_count
+
+        return token_count(self.tokenizer, texts)

@@ -204,11 +204,11 @@ def test_serve_app_spans_both_nodes(cluster, pg_url):
         "EmotionModel": {"ray_actor_options": {"num_cpus": 0.5, "num_gpus": 0, "resources": worker}},
         "EmbeddingModel": {"ray_actor_options": {"num_cpus": 0.5, "num_gpus": 0, "resources": head}},
         "Aggregator": {"ray_actor_options": {"num_cpus": 0.1, "resources": head}},
-        "Gateway": {"ray_actor_options": {"num_cpus": 0.25, "resources": head}},
+        "Gateway": {"num_replicas": 1, "user_config": None, "ray_actor_options": {"num_cpus": 0.25, "resources": head}},
     }
     try:
         serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": http_port})
-        deploy_config({"database_url": url}, placement)
+        deploy_config({"database_url": url, "model_layout": "deployments"}, placement)
         base = f"http://127.0.0.1:{http_port}"
         deadline = time.time() + 300
         while time.time() < deadline:

@@ -31,16 +31,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The model deployments of `model_layout: deployments` (configs/serve.yaml is colocated).
+MODEL_DEPLOYMENTS = {
+    name: {"ray_actor_options": {"num_cpus": 0.5}, "user_config": {"max_batch_size": 64, "batch_wait_timeout_s": 0.005}}
+    for name in ("EmotionModel", "EmbeddingModel")
+}
+
+
 def deploy_config(args: dict, deployments: dict[str, dict] | None = None) -> None:
-    """Deploy configs/serve.yaml through the Serve controller, as `serve deploy` does."""
+    """Deploy configs/serve.yaml through the Serve controller, as `serve deploy` does;
+    ``deployments`` changes the file's deployments and may add the model ones."""
     from ray.serve.context import _get_global_client
     from ray.serve.schema import ServeDeploySchema
 
     config = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text(encoding="utf-8"))
     app = config["applications"][0]
     app["args"].update(APP_ARGS, **args)
+    changes = dict(deployments or {})
     for deployment in app["deployments"]:
-        deployment.update((deployments or {}).get(deployment["name"], {}))
+        deployment.update(changes.pop(deployment["name"], {}))
+    app["deployments"] += [{"name": name, **options} for name, options in changes.items()]
     del config["http_options"], config["proxy_location"]  # set by serve.start in the fixture
     client = _get_global_client()
     client.deploy_apps(ServeDeploySchema.parse_obj(config), _blocking=True)
@@ -215,43 +225,86 @@ def test_auth(served):
     assert httpx.get(served["base"] + "/v1/topics/nosuch/aggregate", headers=AUTH).status_code == 404
 
 
-def test_user_config_changes_batch_size_without_restart(served):
+def _batch_settings(name: str, calls: int = 8) -> list[dict]:
+    """What several calls to ``name`` report (with 2 replicas, either may answer)."""
     from ray import serve
 
-    handle = serve.get_deployment_handle("EmotionModel", app_name="moodwire")
-    before = handle.batch_settings.remote().result()
-    options = {"EmotionModel": {"user_config": {"max_batch_size": 32, "batch_wait_timeout_s": 0.002}}}
-    deploy_config({"database_url": served["db_url"]}, options)
-    after = handle.batch_settings.remote().result()
-    assert before["max_batch_size"] == 64 and after["max_batch_size"] == 32
-    assert after["batch_wait_timeout_s"] == 0.002
-    assert after["pid"] == before["pid"]  # the same replica process: reconfigured, not restarted
+    handle = serve.get_deployment_handle(name, app_name="moodwire")
+    return [handle.batch_settings.remote().result() for _ in range(calls)]
+
+
+def test_user_config_changes_colocated_batching_without_restart(served):
+    before = _batch_settings("Gateway")
+    assert {b["max_batch_size"] for b in before} == {64} and {b["max_queued_texts"] for b in before} == {4096}
+    changed = {"max_batch_size": 32, "batch_wait_timeout_s": 0.002, "max_queued_texts": 512}
+    deploy_config({"database_url": served["db_url"]}, {"Gateway": {"user_config": changed}})
+    after = _batch_settings("Gateway")
+    assert all({k: a[k] for k in changed} == changed for a in after)
+    # The same replica processes: reconfigured, not restarted.
+    assert {a["pid"] for a in after} <= {b["pid"] for b in before}
+    deploy_config({"database_url": served["db_url"]})
+
+
+async def _burst(base: str) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=120) as http:
+        calls = [
+            http.post("/v1/classify", json={"texts": [f"unique text {i} {j}" for j in range(48)]}) for i in range(12)
+        ]
+        return await asyncio.gather(*calls)
+
+
+def _assert_some_busy(responses: list[httpx.Response], *, some_served: bool) -> None:
+    codes = [r.status_code for r in responses]
+    assert 503 in codes and set(codes) <= {200, 503}, codes
+    assert (200 in codes) or not some_served, codes
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["Retry-After"] == "1" and busy.json()["error"]["type"] == "overloaded_error"
 
 
 def test_overload_answers_503_with_retry_after(served):
-    tiny = {
-        "EmotionModel": {
+    tiny = {"max_batch_size": 16, "batch_wait_timeout_s": 0.0, "max_queued_texts": 96}
+    deploy_config({"database_url": served["db_url"]}, {"Gateway": {"user_config": tiny}})
+    try:
+        # 96 queued texts: the first two requests are served, later ones wait or are refused.
+        _assert_some_busy(asyncio.run(_burst(served["base"])), some_served=True)
+    finally:
+        deploy_config({"database_url": served["db_url"]})
+
+
+def test_deployments_layout_serves_reconfigures_and_sheds_load(served, client, core_pipeline):
+    """`model_layout: deployments` (GPUs, clusters): the same answers from separate model
+    deployments, their batching changed live, and 503 when their queues are full."""
+    from ray import serve
+
+    args = {"database_url": served["db_url"], "model_layout": "deployments"}
+    gateway = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.25}, "user_config": None}  # fits 2 CPUs
+    layout = {**MODEL_DEPLOYMENTS, "Gateway": gateway}
+    deploy_config(args, layout)
+    try:
+        names = set(serve.status().applications["moodwire"].deployments)
+        assert {"EmotionModel", "EmbeddingModel"} <= names
+        results = client.post("/v1/classify", json={"texts": TEXTS}).json()["results"]
+        expected = [r.to_dict() for r in core_pipeline.classify(TEXTS)]
+        assert [r["emotion"]["label"] for r in results] == [r["emotion"]["label"] for r in expected]
+        assert [r["sentiment"]["label"] for r in results] == [r["sentiment"]["label"] for r in expected]
+
+        (before,) = _batch_settings("EmotionModel", calls=1)
+        smaller = {"max_batch_size": 32, "batch_wait_timeout_s": 0.002}
+        deploy_config(args, {**layout, "EmotionModel": {**layout["EmotionModel"], "user_config": smaller}})
+        (after,) = _batch_settings("EmotionModel", calls=1)
+        assert before["max_batch_size"] == 64 and after["max_batch_size"] == 32
+        assert after["batch_wait_timeout_s"] == 0.002 and after["pid"] == before["pid"]  # not restarted
+
+        tiny = {
             "max_ongoing_requests": 1,
             "max_queued_requests": 1,
             "user_config": {"max_batch_size": 16, "batch_wait_timeout_s": 0.0},
         }
-    }
-    deploy_config({"database_url": served["db_url"]}, tiny)
-
-    async def burst() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=served["base"], headers=AUTH, timeout=120) as http:
-            calls = [
-                http.post("/v1/classify", json={"texts": [f"unique text {i} {j}" for j in range(48)]})
-                for i in range(12)
-            ]
-            return await asyncio.gather(*calls)
-
-    responses = asyncio.run(burst())
-    codes = [r.status_code for r in responses]
-    assert 503 in codes and set(codes) <= {200, 503}, codes
-    busy = next(r for r in responses if r.status_code == 503)
-    assert busy.headers["Retry-After"] == "1" and busy.json()["error"]["type"] == "overloaded_error"
-    deploy_config({"database_url": served["db_url"]})
+        deploy_config(args, {**layout, "EmotionModel": {**layout["EmotionModel"], **tiny}})
+        # One ongoing and one queued call: a request's 3 chunks of 16 texts already overflow.
+        _assert_some_busy(asyncio.run(_burst(served["base"])), some_served=False)
+    finally:
+        deploy_config({"database_url": served["db_url"]})
 
 
 def test_custom_metrics_are_exported(served, client):

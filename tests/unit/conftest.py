@@ -45,7 +45,9 @@ def tiny_bert_classifier(labels: list[str], *, problem_type: str = "single_label
 
 @pytest.fixture(scope="session")
 def tiny_emotion(minilm_tokenizer) -> EmotionClassifier:
-    spec = ModelSpec(source="tiny", device="cpu", threads=1, max_tokens=64, window_overlap=8, token_budget=512)
+    spec = ModelSpec(
+        source="tiny", device="cpu", runtime="torch", threads=1, max_tokens=64, window_overlap=8, token_budget=512
+    )
     return EmotionClassifier(tiny_bert_classifier(EKMAN), minilm_tokenizer, spec, version="tiny@1")
 
 

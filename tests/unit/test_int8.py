@@ -1,4 +1,4 @@
-"""The CPU speed option: dynamic int8 quantisation, selected with ``dtype: int8``."""
+"""torch's dynamic int8 quantisation: ``dtype: int8`` with ``runtime: torch``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_int8_classifier_is_close_to_fp32_and_says_so_in_its_version(minilm_toke
     texts = ["I am so happy today", "This is outrageous and disgusting", "The meeting is at noon"]
     fp32 = EmotionClassifier(tiny_bert_classifier(EKMAN), minilm_tokenizer, EmotionModelSpec(), version="tiny@1")
     int8 = EmotionClassifier(
-        tiny_bert_classifier(EKMAN), minilm_tokenizer, EmotionModelSpec(dtype="int8"), version="tiny@1"
+        tiny_bert_classifier(EKMAN), minilm_tokenizer, EmotionModelSpec(dtype="int8", runtime="torch"), version="tiny@1"
     )
     assert int8.version == "tiny@1:int8" and fp32.version == "tiny@1"
     a, b = fp32.predict_proba(texts), int8.predict_proba(texts)
@@ -41,7 +41,8 @@ def test_configured_int8_version_matches_the_loaded_model():
     from inference.settings import PipelineSettings
     from inference.versions import pipeline_model_version
 
-    settings = PipelineSettings(emotion={"dtype": "int8"}, embedding={"local": {"dtype": "int8"}})
+    torch_int8 = {"dtype": "int8", "runtime": "torch"}
+    settings = PipelineSettings(emotion=torch_int8, embedding={"local": torch_int8})
     from inference.embedding import build_embedder
 
     loaded = f"{EmotionClassifier.from_spec(settings.emotion).version}+{build_embedder(settings.embedding).version}"

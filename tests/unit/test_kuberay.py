@@ -81,8 +81,11 @@ def test_applications_match_serve_yaml(embedded):
     for ours, theirs in zip(embedded["applications"], source["applications"], strict=True):
         assert ours["import_path"] == theirs["import_path"]
         assert ours["route_prefix"] == theirs["route_prefix"]
-        assert ours["args"] == theirs["args"], "the cluster overlay must not fork the app's args"
-        assert [d["name"] for d in ours["deployments"]] == [d["name"] for d in theirs["deployments"]]
+        # The cluster runs the models as their own deployments (GPU nodes); nothing else differs.
+        assert theirs["args"]["model_layout"] == "colocated" and ours["args"]["model_layout"] == "deployments"
+        assert {**ours["args"], "model_layout": None} == {**theirs["args"], "model_layout": None}
+        names = [d["name"] for d in ours["deployments"]]
+        assert names == [d["name"] for d in theirs["deployments"]] + ["EmotionModel", "EmbeddingModel"]
 
 
 def test_cluster_form_binds_all_interfaces_and_puts_models_on_gpus(embedded):
@@ -109,14 +112,22 @@ def test_embedded_config_is_valid_for_rays_serve_schema(embedded):
             assert set(deployment.get("ray_actor_options", {})) <= set(RayActorOptionsSchema.model_fields)
 
 
-def test_embedded_args_and_batch_knobs_validate_with_the_apps_own_models(embedded):
-    from serve_app.config import BatchConfig, ServeAppArgs
+@pytest.mark.parametrize("source", ["cluster", "local"])
+def test_args_and_batch_knobs_validate_with_the_apps_own_models(embedded, source):
+    from serve_app.config import BatchConfig, ColocatedBatchConfig, ServeAppArgs
 
-    app = embedded["applications"][0]
-    ServeAppArgs.model_validate(app["args"])
-    for deployment in app["deployments"]:
-        if "user_config" in deployment:
-            BatchConfig.model_validate(deployment["user_config"])
+    app = (embedded if source == "cluster" else load(generate.SERVE_CONFIG))["applications"][0]
+    args = ServeAppArgs.model_validate(app["args"])
+    deployments = {d["name"]: d for d in app["deployments"]}
+    for name in ("EmotionModel", "EmbeddingModel"):
+        if name in deployments:
+            BatchConfig.model_validate(deployments[name]["user_config"])
+    gateway_config = deployments["Gateway"].get("user_config")
+    if args.model_layout == "colocated":
+        ColocatedBatchConfig.model_validate(gateway_config)
+        assert not {"EmotionModel", "EmbeddingModel"} & set(deployments)
+    else:
+        assert gateway_config is None  # Gateway refuses batch settings it has no models for
 
 
 def test_serve_schema_catches_a_broken_overlay(embedded):
