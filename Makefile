@@ -63,7 +63,10 @@ bench: install
 	$(MOODWIRE) bench online --json $(BENCH_DB_ARG) > $(BENCH_OUT)/online.jsonl
 	$(MOODWIRE) bench backfill --json $(BENCH_DB_ARG) > $(BENCH_OUT)/backfill.jsonl
 	$(MOODWIRE) bench backfill --short --json $(BENCH_DB_ARG) > $(BENCH_OUT)/backfill-short.jsonl
+	$(MOODWIRE) bench naive --json --pipeline-config configs/moodwire-int8.yaml $(BENCH_DB_ARG) > $(BENCH_OUT)/naive-int8.jsonl
+	$(MOODWIRE) bench online --json --concurrency 1,4,16 --pipeline-config configs/moodwire-int8.yaml $(BENCH_DB_ARG) > $(BENCH_OUT)/online-int8.jsonl
+	$(MOODWIRE) bench backfill --json --pipeline-config configs/moodwire-int8.yaml $(BENCH_DB_ARG) > $(BENCH_OUT)/backfill-int8.jsonl
 	$(MOODWIRE) bench precision --json $(if $(GOEMOTIONS),--goemotions $(GOEMOTIONS),) > $(BENCH_OUT)/precision.jsonl
 	$(MOODWIRE) bench ingest --json $(BENCH_DB_ARG) > $(BENCH_OUT)/ingest.jsonl
 	$(MOODWIRE) bench aggregate --json $(BENCH_DB_ARG) > $(BENCH_OUT)/aggregate.jsonl
-	$(PY) -m moodwire.bench.plot $(BENCH_OUT)/online.jsonl docs/bench-online.png
+	$(PY) -m moodwire.bench.plot $(BENCH_OUT)/online.jsonl $(BENCH_OUT)/online-int8.jsonl docs/bench-online.png

@@ -176,4 +176,5 @@ class ColocatedModels:
         return await asyncio.to_thread(self.embedder.embed, list(texts))
 
     async def count_tokens(self, texts: Sequence[str]) -> int:
-        return token_count(getattr(self.embedder, "tokenizer", None), texts)
+        # Off the event loop: tokenising 2,048 inputs would stall every other request.
+        return await asyncio.to_thread(token_count, getattr(self.embedder, "tokenizer", None), texts)

@@ -1,4 +1,9 @@
-"""``python -m moodwire.bench.plot ONLINE.jsonl OUT.png``: throughput and p99 against concurrency."""
+"""``python -m moodwire.bench.plot ONLINE.jsonl [MORE.jsonl ...] OUT.png``: throughput and p99
+latency against concurrency, with each file's raw limit as a dashed line.
+
+The first file gives every mode (single texts, small batches, persist); further files (for
+example the int8 speed option) add their single-text series, labelled by file name.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +21,29 @@ def read_runs(path: Path) -> list[dict]:
             runs.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
-    return [r for r in runs if str(r.get("run", "")).startswith("online-")]
+    return [r for r in runs if str(r.get("run", "")).startswith("online-") or r.get("run") == "raw"]
 
 
-def plot(runs: list[dict], out: Path) -> None:
+def plot(files: list[tuple[str, list[dict]]], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
-    for mode in ("single", "batch", "persist"):
-        series = sorted((r for r in runs if r["run"] == f"online-{mode}"), key=lambda r: r["concurrency"])
-        if not series:
-            continue
-        levels = [r["concurrency"] for r in series]
-        top.plot(levels, [r["texts_per_s"] for r in series], marker="o", label=mode)
-        bottom.plot(levels, [r["p99_ms"] for r in series], marker="o", label=mode)
+    for position, (name, runs) in enumerate(files):
+        modes = ("single", "batch", "persist") if position == 0 else ("single",)
+        suffix = "" if position == 0 else f", {name}"
+        for mode in modes:
+            series = sorted((r for r in runs if r["run"] == f"online-{mode}"), key=lambda r: r["concurrency"])
+            if not series:
+                continue
+            levels = [r["concurrency"] for r in series]
+            (line,) = top.plot(levels, [r["texts_per_s"] for r in series], marker="o", label=f"{mode}{suffix}")
+            bottom.plot(levels, [r["p99_ms"] for r in series], marker="o", label=f"{mode}{suffix}")
+            raw = next((r for r in runs if r["run"] == "raw"), None)
+            if mode == "single" and raw is not None:
+                top.axhline(raw["texts_per_s"], linestyle="--", color=line.get_color(), alpha=0.6, label=f"raw{suffix}")
     top.set_ylabel("texts/s")
     top.set_title("moodwire serve: closed-loop load")
     bottom.set_ylabel("p99 latency (ms)")
@@ -40,21 +51,22 @@ def plot(runs: list[dict], out: Path) -> None:
     bottom.set_xscale("log", base=2)
     for axis in (top, bottom):
         axis.grid(True, alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    if len(args) != 2:
-        print("usage: python -m moodwire.bench.plot ONLINE.jsonl OUT.png", file=sys.stderr)
+    if len(args) < 2:
+        print("usage: python -m moodwire.bench.plot ONLINE.jsonl [MORE.jsonl ...] OUT.png", file=sys.stderr)
         return 2
-    runs = read_runs(Path(args[0]))
-    if not runs:
-        print(f"{args[0]}: no online runs", file=sys.stderr)
+    files = [(Path(name).stem, read_runs(Path(name))) for name in args[:-1]]
+    empty = [name for name, runs in zip(args[:-1], files, strict=True) if not any(r["run"] != "raw" for r in runs[1])]
+    if empty:
+        print(f"{empty[0]}: no online runs", file=sys.stderr)
         return 2
-    plot(runs, Path(args[1]))
+    plot(files, Path(args[-1]))
     return 0
 
 

@@ -56,7 +56,9 @@ def test_plot_reads_online_runs_and_names_a_bad_line(tmp_path):
         ),
         encoding="utf-8",
     )
-    assert [r["concurrency"] for r in read_runs(path)] == [1]
+    runs = read_runs(path)
+    assert [r["run"] for r in runs] == ["raw", "online-single"]  # raw: the dashed limit line
+    assert runs[1]["concurrency"] == 1
     path.write_text('{"run": "online-single"\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"online\.jsonl:1"):
         read_runs(path)
