@@ -118,13 +118,11 @@ class ColocatedModels:
     def __init__(self, pipeline_settings) -> None:
         from inference.embedding import build_embedder
         from inference.emotion import EmotionClassifier
-        from serve_app.deployments.models import replica_threads
+        from serve_app.deployments.models import replica_embedding, replica_threads
         from serve_app.metrics import ModelMetrics
 
         self.emotion = EmotionClassifier.from_spec(replica_threads(pipeline_settings.emotion))
-        embedding = pipeline_settings.embedding
-        embedding = embedding.model_copy(update={"local": replica_threads(embedding.local)})
-        self.embedder = build_embedder(embedding)
+        self.embedder = build_embedder(replica_embedding(pipeline_settings.embedding))
         self.metrics = {"emotion": ModelMetrics("emotion"), "embedding": ModelMetrics("embedding")}
         self.queued_texts = 0
         self.configure(ColocatedBatchConfig())

@@ -24,6 +24,11 @@ def replica_threads(spec):
     return spec.model_copy(update={"threads": max(1, round(cpus))})
 
 
+def replica_embedding(settings):
+    """Embedding settings with the local model's threads fitted to this replica."""
+    return settings.model_copy(update={"local": replica_threads(settings.local)})
+
+
 @serve.deployment(
     name="EmotionModel",
     ray_actor_options={"num_cpus": 0.5},
@@ -58,9 +63,7 @@ class EmbeddingModel(BatchedModel):
         from inference.embedding import build_embedder
         from inference.settings import EmbeddingSettings
 
-        embedding = EmbeddingSettings.model_validate(settings)
-        embedding = embedding.model_copy(update={"local": replica_threads(embedding.local)})
-        self.embedder = build_embedder(embedding)
+        self.embedder = build_embedder(replica_embedding(EmbeddingSettings.model_validate(settings)))
         self.tokenizer = getattr(self.embedder, "tokenizer", None)
         self.metrics = ModelMetrics("embedding")
 

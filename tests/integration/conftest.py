@@ -34,23 +34,25 @@ def pg_admin():
 def pg_url(pg_admin):
     """A migrated schema of its own on the local PostgreSQL: ``(url, engine)``; for code that
     takes a URL (jobs, CLI) as well as for checking rows. Dropped afterwards."""
-    schema = f"mw_test_{uuid.uuid4().hex[:10]}"
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = create_database_engine(url)
+    engine, schema = make_pg_engine(pg_admin)
     upgrade(engine)
-    yield url, engine
+    yield schema_url(schema), engine
     engine.dispose()
     with pg_admin.connect() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-def make_pg_engine(pg_admin, settings: StorageSettings | None = None):
-    schema = f"mw_test_{uuid.uuid4().hex[:10]}"
+def schema_url(schema: str) -> str:
+    """The test database's URL with ``schema`` as the search path."""
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def make_pg_engine(pg_admin, settings: StorageSettings | None = None, *, prefix: str = "mw_test_"):
+    """``(engine, schema)`` on a new, empty schema; the caller migrates and drops it."""
+    schema = f"{prefix}{uuid.uuid4().hex[:10]}"
     with pg_admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_database_engine(f"{PG_URL}?options=-csearch_path%3D{schema}", settings)
+    engine = create_database_engine(schema_url(schema), settings)
     return engine, schema
 
 

@@ -33,10 +33,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def job_client(address: str, token: str, timeout_s: float = 120):
+    """A ``JobSubmissionClient`` with the head's token, once its dashboard answers."""
+    from ray.job_submission import JobSubmissionClient
+
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            return JobSubmissionClient(address, headers={"Authorization": f"Bearer {token}"})
+        except ConnectionError:
+            if time.time() > deadline:
+                raise
+            time.sleep(2)
+
+
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
     """A Ray head of its own (2 CPUs, loopback), and a job client for its dashboard."""
-    from ray.job_submission import JobSubmissionClient
 
     # The job driver runs `python` from the head's PATH: this virtualenv's, as after `activate`.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -54,17 +67,7 @@ def ray_head(tmp_path_factory):
     token_path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
     token = os.environ.get("RAY_AUTH_TOKEN") or token_path.read_text(encoding="utf-8").strip()
     try:
-        address = f"http://127.0.0.1:{dashboard_port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                client = JobSubmissionClient(address, headers={"Authorization": f"Bearer {token}"})
-                break
-            except ConnectionError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(2)
-        yield client
+        yield job_client(f"http://127.0.0.1:{dashboard_port}", token)
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
 

@@ -31,13 +31,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from storage.migrate import upgrade
 from storage.models import Mention
-from tests.integration.conftest import PG_URL, make_pg_engine
-from tests.integration.test_backfill_jobs import count, free_port, submit, summary_of, wait, write_rows
-from tests.integration.test_serve_app import API_KEY, AUTH, deploy_config
+from tests.integration.test_backfill_jobs import count, free_port, job_client, submit, summary_of, wait, write_rows
+from tests.integration.test_serve_app import API_KEY, AUTH, deploy_config, wait_until_ready
 
 RAY = str(Path(sys.executable).with_name("ray"))
 HEAD_RESOURCE, WORKER_RESOURCE = "mw_head", "mw_worker"
@@ -107,7 +105,6 @@ def use_token_auth(enabled: bool) -> None:
 @pytest.fixture(scope="module")
 def cluster():
     import ray
-    from ray.job_submission import JobSubmissionClient
 
     temp_dir = tempfile.mkdtemp(prefix="mwray-", dir="/tmp")  # short: socket paths live under it
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -150,15 +147,7 @@ def cluster():
         assert by_resource[HEAD_RESOURCE] != by_resource[WORKER_RESOURCE]
         token = (Path.home() / ".ray" / "auth_token").read_text(encoding="utf-8").strip()
         dashboard = f"http://127.0.0.1:{dashboard_port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                jobs = JobSubmissionClient(dashboard, headers={"Authorization": f"Bearer {token}"})
-                break
-            except ConnectionError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(2)
+        jobs = job_client(dashboard, token)
         yield {
             "dashboard": dashboard,
             "jobs": jobs,
@@ -172,17 +161,6 @@ def cluster():
         left = processes_of(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
         assert not left, f"Ray processes left behind: {[p.pid for p in left]}"
-
-
-@pytest.fixture()
-def pg_url(pg_admin):
-    """A fresh, migrated PostgreSQL schema: (url, engine)."""
-    engine, schema = make_pg_engine(pg_admin)
-    upgrade(engine)
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}", engine
-    engine.dispose()
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def node_ids_of_actors(dashboard: str, *, contains: str, state: str | None = "ALIVE") -> dict[str, str]:
@@ -210,16 +188,7 @@ def test_serve_app_spans_both_nodes(cluster, pg_url):
         serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": http_port})
         deploy_config({"database_url": url, "model_layout": "deployments"}, placement)
         base = f"http://127.0.0.1:{http_port}"
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=60).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        else:
-            pytest.fail(f"the Serve app did not become ready on two nodes: {serve.status()}")
+        wait_until_ready(base, describe=lambda: f"on two nodes: {serve.status()}")
 
         items = [
             {"text": "I am furious about the tax hike", "external_id": "mn-1", "created_at": "2026-11-20T10:00:00Z"},

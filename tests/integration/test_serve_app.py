@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import socket
 import time
@@ -17,7 +18,7 @@ import yaml
 from sqlalchemy import func, select, text
 
 from storage.models import Mention, MentionTopic
-from tests.integration.conftest import PG_URL
+from tests.integration.conftest import make_pg_engine, schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "test-key-" + uuid.uuid4().hex[:8]
@@ -56,19 +57,26 @@ def deploy_config(args: dict, deployments: dict[str, dict] | None = None) -> Non
     client.deploy_apps(ServeDeploySchema.parse_obj(config), _blocking=True)
 
 
+def wait_until_ready(base: str, timeout_s: float = 300, describe=lambda: "") -> None:
+    """Poll ``/readyz`` until the app answers 200; fail naming ``describe()`` otherwise."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=60).status_code == 200:
+                return
+        time.sleep(2)
+    pytest.fail(f"the Serve app did not become ready {describe()}".rstrip())
+
+
 @pytest.fixture(scope="module")
 def served(pg_admin):
     import ray
     from ray import serve
 
-    schema = f"mw_test_serve_{uuid.uuid4().hex[:8]}"
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db_url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    from storage.engine import create_database_engine
     from storage.migrate import upgrade
 
-    engine = create_database_engine(db_url)
+    engine, schema = make_pg_engine(pg_admin, prefix="mw_test_serve_")
+    db_url = schema_url(schema)
     upgrade(engine)
     http_port, metrics_port = free_port(), free_port()
     os.environ["MOODWIRE_API_KEY"] = API_KEY
@@ -86,16 +94,7 @@ def served(pg_admin):
         serve.start(http_options={"host": "127.0.0.1", "port": http_port})
         deploy_config({"database_url": db_url})
         base = f"http://127.0.0.1:{http_port}"
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=60).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        else:
-            pytest.fail("the Serve app did not become ready")
+        wait_until_ready(base)
         yield {"base": base, "engine": engine, "metrics_port": metrics_port, "db_url": db_url}
     finally:
         serve.shutdown()
