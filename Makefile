@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install run test lint format clean
+.PHONY: install run test test-unit lint format clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ run: install
 
 test: install lint
 	$(PY) -m pytest -q tests
+
+# The fast tier: no Ray, no database, no real model (tests marked slow load the default models).
+test-unit: install
+	$(PY) -m pytest -q tests/unit -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

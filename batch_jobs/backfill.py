@@ -44,7 +44,7 @@ def check_job_database(explicit_url: str | None) -> None:
     """Under ``ray job submit`` the driver runs in a temporary copy of the working directory
     and the submitter's environment does not travel: a relative SQLite file (or the default
     one under ./data) would be written there and lost."""
-    from sqlalchemy.engine import make_url
+    from storage.engine import normalise_database_url
 
     if JOB_ENV not in os.environ:
         return
@@ -53,7 +53,7 @@ def check_job_database(explicit_url: str | None) -> None:
         raise ValueError(
             "running under `ray job submit`: give --database-url (PostgreSQL, or sqlite:////absolute/path.db)"
         )
-    parsed = make_url(url)
+    parsed = normalise_database_url(url)  # DatabaseConfigError for what is not a usable URL
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_absolute():
         raise ValueError(f"running under `ray job submit`: the SQLite path {parsed.database!r} must be absolute")
 
@@ -93,12 +93,32 @@ def serve_writer(settings: BackfillSettings, url: str) -> str | None:
 
 
 def connect_ray() -> None:
+    """Join the cluster RAY_ADDRESS names, or start a local Ray; ``ServiceUnreachableError``
+    when it cannot be reached. A host:port that refuses TCP fails in seconds: ``ray.init``
+    itself would retry the GCS for many minutes first."""
+    import socket
+
     import ray
+
+    from moodwire.exit_codes import ServiceUnreachableError
 
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS")
-    ray.init(address=address, **({} if address else {"_node_ip_address": "127.0.0.1", "include_dashboard": False}))
+    where = f"Ray at {address} (RAY_ADDRESS)" if address else "a local Ray"
+    scheme, _, rest = (address or "").rpartition("://")
+    if address and address != "auto" and scheme in ("", "ray"):  # other forms are ray.init's to judge
+        host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port or (10001 if scheme else 6379))), timeout=5):
+                pass
+        except (OSError, ValueError) as exc:
+            raise ServiceUnreachableError(f"cannot reach {where}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        ray.init(address=address, **({} if address else {"_node_ip_address": "127.0.0.1", "include_dashboard": False}))
+    except ConnectionError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ServiceUnreachableError(f"cannot reach {where}: {reason}") from exc
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -107,10 +127,12 @@ def run(args: argparse.Namespace) -> dict:
 
     from batch_jobs.db_source import id_ranges, read_id_range, selection_for
     from batch_jobs.udfs import AnalysisUDF, EmotionUDF, ModelsUDF, WriteUDF, validate_batch
+    from inference.loading import classifier_labels_and_version
     from inference.settings import load_pipeline_settings
     from inference.versions import pipeline_model_version
     from storage.factory import open_service
-    from storage.settings import database_url
+    from storage.records import RecordRules
+    from storage.settings import database_url, load_storage_settings
 
     settings = load_backfill_settings(args.config)
     check_job_database(args.database_url)
@@ -158,9 +180,10 @@ def run(args: argparse.Namespace) -> dict:
             "num_gpus": stage.num_gpus or None,
         }
 
+    rules = RecordRules.from_settings(load_storage_settings(), max_text_chars=pipeline_settings.max_text_chars)
     dataset = dataset.map_batches(
         validate_batch,
-        fn_kwargs={"max_text_chars": pipeline_settings.max_text_chars},
+        fn_kwargs={"rules": rules},
         batch_format="numpy",
         **light,
     )
@@ -177,7 +200,12 @@ def run(args: argparse.Namespace) -> dict:
         )
     dataset = dataset.map_batches(
         WriteUDF,
-        fn_constructor_kwargs={"database_url": url, "pipeline_config": pipeline_config, "serve_app": through_serve},
+        fn_constructor_kwargs={
+            "database_url": url,
+            "pipeline_config": pipeline_config,
+            "labels": classifier_labels_and_version(pipeline_settings.emotion.source)[0],
+            "serve_app": through_serve,
+        },
         batch_size=settings.write_batch_size,
         batch_format="numpy",
         **pool(settings.writer),
@@ -221,7 +249,7 @@ def rename_columns(dataset, settings: BackfillSettings, paths: list[str]):
 def main(argv: list[str] | None = None) -> int:
     from batch_jobs.cli import run_job
 
-    return 0 if run_job("backfill", run, build_parser().parse_args(argv)) is not None else 2
+    return run_job("backfill", run, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

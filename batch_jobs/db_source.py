@@ -61,7 +61,8 @@ def id_ranges(url: str, selection: Selection, size: int) -> list[dict]:
     """Half-open id ranges ``[lo, hi)`` of ``size`` ids covering the selected mentions."""
     from sqlalchemy import func, select
 
-    from storage.engine import create_database_engine
+    from storage.engine import create_database_engine, shown_url
+    from storage.errors import database_failure, is_database_error
     from storage.models import Mention
 
     engine = create_database_engine(url)
@@ -70,6 +71,10 @@ def id_ranges(url: str, selection: Selection, size: int) -> list[dict]:
             lo, hi = connection.execute(
                 select(func.min(Mention.id), func.max(Mention.id)).where(selection.condition())
             ).one()
+    except Exception as exc:
+        if is_database_error(exc):
+            raise database_failure(exc, what="selecting the mentions to backfill", where=shown_url(url)) from exc
+        raise
     finally:
         engine.dispose()
     if lo is None:

@@ -83,12 +83,7 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from batch_jobs.cli import run_job
-
-    summary = run_job("retopic", run, build_parser().parse_args(argv))
-    if summary is None:
-        return 2
+def warn_stale(summary: dict) -> int:
     if summary["stale_embeddings"]:
         print(
             f"retopic: {summary['stale_embeddings']} mentions were embedded by another model and kept their "
@@ -96,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from batch_jobs.cli import run_job
+
+    return run_job("retopic", run, build_parser().parse_args(argv), report=warn_stale)
 
 
 if __name__ == "__main__":

@@ -1,46 +1,59 @@
 """Ray Data UDFs: load once per actor in ``__init__``, map a column batch in ``__call__``.
 
-They call the same core code as the online path (``EmotionClassifier.predict_proba``,
-``TextEmbedder.embed``, ``PostProcessor.analyses``), so the same texts give the same
-results. Model actors never open database pools; only ``WriteUDF`` does.
+validate (storage's ``record_problem``, the one check of this path) -> ``EmotionUDF`` ->
+``AnalysisUDF`` (embeddings, then the shared ``PostProcessor``) -> ``WriteUDF``. Results
+travel between stages as plain columns (``RESULT_COLUMNS``), not as serialised text, and the
+writer stores the rows the validate stage passed without checking them again. Model actors
+never open database pools; only ``WriteUDF`` does.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from inference.pipeline import text_problem
-from storage.records import parse_timestamp
+from batch_jobs.metrics import BackfillMetrics
+from inference.postprocess import Analysis, emotion_results
+from inference.schemas import MentionResult, SentimentResult, TopicScore
+from storage.records import MentionRecord, RecordRules, record_problem
+
+# What the model stages add to a batch: one row per input row (zeros where ``error`` is set).
+RESULT_COLUMNS = ("emotion_probs", "embedding", "sentiment_label", "sentiment_score", "topic_keys", "topic_scores")
 
 
-def row_problem(text: object, created_at: object, *, max_text_chars: int, now: datetime) -> str:
-    """Why a row cannot be stored ('' when it can): the checks ingest would refuse it for."""
-    problem = text_problem(text, max_text_chars)
-    if problem:
-        return f"text {problem}"
-    if created_at is not None and not (isinstance(created_at, float) and np.isnan(created_at)) and created_at != "":
-        try:
-            parse_timestamp(str(created_at), now=now, future_tolerance=timedelta(minutes=5))
-        except ValueError as exc:
-            return str(exc)
-    return ""
+def _optional(batch: dict, column: str, index: int) -> str | None:
+    if column not in batch:
+        return None
+    value = batch[column][index]
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return None
+    return str(value)
 
 
-def validate_batch(batch: dict, *, max_text_chars: int) -> dict:
-    """Add an ``error`` column, so bad rows are recorded as failed instead of stopping the job."""
-    now = datetime.now(UTC)
-    created = batch.get("created_at", [None] * len(batch["text"]))
-    batch["error"] = np.array(
-        [
-            row_problem(t, c, max_text_chars=max_text_chars, now=now)
-            for t, c in zip(batch["text"], created, strict=True)
-        ],
-        dtype=object,
+def _record(batch: dict, index: int, **fields) -> MentionRecord:
+    text = batch["text"][index]
+    return MentionRecord(
+        text=text if isinstance(text, str) else None,
+        external_id=_optional(batch, "external_id", index),
+        created_at=_optional(batch, "created_at", index),
+        source=_optional(batch, "source", index),
+        **fields,
     )
+
+
+def validate_batch(batch: dict, *, rules: RecordRules) -> dict:
+    """Add an ``error`` column ('' for a good row) with storage's own rules, so bad rows are
+    recorded as failed instead of stopping the job, and the writer need not check again."""
+    now = datetime.now(UTC)
+    errors = []
+    for index, text in enumerate(batch["text"]):
+        record = dataclasses.replace(_record(batch, index), text=text)  # the text as read, whatever its type
+        problem = record_problem(record, rules=rules, now=now)
+        errors.append(" ".join(problem) if problem else "")
+    batch["error"] = np.array(errors, dtype=object)
     return batch
 
 
@@ -53,13 +66,17 @@ def with_threads(spec, threads: int | None):
     return spec if threads is None else spec.model_copy(update={"threads": threads})
 
 
+def load_settings(pipeline_config: str | None):
+    from inference.settings import load_pipeline_settings
+
+    return load_pipeline_settings(Path(pipeline_config) if pipeline_config else None)
+
+
 class EmotionUDF:
     def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
         from inference.emotion import EmotionClassifier
-        from inference.settings import load_pipeline_settings
 
-        settings = load_pipeline_settings(Path(pipeline_config) if pipeline_config else None)
-        self.model = EmotionClassifier.from_spec(with_threads(settings.emotion, threads))
+        self.model = EmotionClassifier.from_spec(with_threads(load_settings(pipeline_config).emotion, threads))
 
     def __call__(self, batch: dict) -> dict:
         ok = _valid(batch)
@@ -70,6 +87,43 @@ class EmotionUDF:
         return batch
 
 
+def result_columns(analyses: list[Analysis], ok: np.ndarray, dim: int) -> dict[str, np.ndarray]:
+    """The analyses of the valid rows as ``RESULT_COLUMNS`` (minus ``emotion_probs``)."""
+    rows = len(ok)
+    columns = {
+        "embedding": np.zeros((rows, dim), dtype=np.float32),
+        "sentiment_label": np.array([""] * rows, dtype=object),
+        "sentiment_score": np.zeros(rows, dtype=np.float64),
+        "topic_keys": np.empty(rows, dtype=object),
+        "topic_scores": np.empty(rows, dtype=object),
+    }
+    for i in range(rows):
+        columns["topic_keys"][i], columns["topic_scores"][i] = [], []
+    for i, analysis in zip(np.flatnonzero(ok), analyses, strict=True):
+        result = analysis.result
+        columns["embedding"][i] = analysis.embedding
+        columns["sentiment_label"][i] = result.sentiment.label
+        columns["sentiment_score"][i] = result.sentiment.score
+        columns["topic_keys"][i] = [t.key for t in result.topics]
+        columns["topic_scores"][i] = [t.score for t in result.topics]
+    return columns
+
+
+def result_from_columns(batch: dict, index: int, labels: list[str]) -> MentionResult:
+    """Row ``index``'s result, exactly as ``PostProcessor.analyses`` made it."""
+    probs = np.asarray(batch["emotion_probs"][index], dtype=np.float32).reshape(1, -1)
+    return MentionResult(
+        emotion=emotion_results(labels, probs)[0],
+        sentiment=SentimentResult(
+            label=str(batch["sentiment_label"][index]), score=float(batch["sentiment_score"][index])
+        ),
+        topics=[
+            TopicScore(key=str(k), score=float(s))
+            for k, s in zip(list(batch["topic_keys"][index]), list(batch["topic_scores"][index]), strict=True)
+        ],
+    )
+
+
 class AnalysisUDF:
     """Embeddings, then sentiment and topics from both models' outputs."""
 
@@ -77,37 +131,28 @@ class AnalysisUDF:
         from inference.embedding import build_embedder
         from inference.loading import classifier_labels_and_version
         from inference.postprocess import PostProcessor
-        from inference.sentiment import SentimentRule
-        from inference.settings import load_pipeline_settings
-        from inference.topics import TopicScorer, load_topic_file
+        from inference.versions import emotion_version, model_version
 
-        settings = load_pipeline_settings(Path(pipeline_config) if pipeline_config else None)
-        labels, emotion_version = classifier_labels_and_version(settings.emotion.source)
+        settings = load_settings(pipeline_config)
+        labels, _ = classifier_labels_and_version(settings.emotion.source)
         embedding = settings.embedding
         if threads is not None and embedding.backend == "local":
             embedding = embedding.model_copy(update={"local": with_threads(embedding.local, threads)})
         self.embedder = build_embedder(embedding)
-        self.model_version = f"{emotion_version}+{self.embedder.version}"  # as MentionPipeline
-        topics = TopicScorer(load_topic_file(settings.resolved_topics_file()), self.embedder)
-        self.postprocess = PostProcessor(
-            labels=labels, sentiment=SentimentRule(settings.sentiment, labels), topics=topics
-        )
+        self.model_version = model_version(emotion_version(settings.emotion), self.embedder.version)
+        self.postprocess = PostProcessor.from_settings(settings, labels=labels, embedder=self.embedder)
 
     def __call__(self, batch: dict) -> dict:
         ok = _valid(batch)
-        results = np.array([""] * len(ok), dtype=object)
-        vectors = np.zeros((len(ok), self.embedder.dim or 1), dtype=np.float32)
+        analyses: list[Analysis] = []
+        dim = self.embedder.dim or 1
         if ok.any():
             texts = [t for t, good in zip(batch["text"], ok, strict=True) if good]
             embedded = self.embedder.embed(texts)
+            dim = embedded.shape[1]
             analyses = self.postprocess.analyses(np.asarray(batch["emotion_probs"])[ok], embedded)
-            results[ok] = [json.dumps(a.result.to_dict()) for a in analyses]
-            vectors = np.zeros((len(ok), embedded.shape[1]), dtype=np.float32)
-            vectors[ok] = embedded
-        batch["result"] = results
-        batch["embedding"] = vectors
+        batch.update(result_columns(analyses, ok, dim))
         batch["model_version"] = np.array([self.model_version] * len(ok), dtype=object)
-        del batch["emotion_probs"]
         return batch
 
 
@@ -132,10 +177,11 @@ class WriteUDF:
     through the running Serve app's Aggregator (``serve_app``) so the job adds no
     connections of its own to the database."""
 
-    def __init__(self, database_url: str, pipeline_config: str | None, serve_app: str | None = None) -> None:
-        from serve_app.metrics import BackfillMetrics
-
+    def __init__(
+        self, database_url: str, pipeline_config: str | None, labels: list[str], serve_app: str | None = None
+    ) -> None:
         self.metrics = BackfillMetrics()
+        self.labels = labels
         if serve_app:
             from ray import serve
 
@@ -150,7 +196,7 @@ class WriteUDF:
             )
 
     def __call__(self, batch: dict) -> dict:
-        records, failed, failed_stored = batch_records(batch)
+        records, failed, failed_stored = batch_records(batch, self.labels)
         if self.aggregator is not None:
             counts = self.aggregator.store_job_batch.remote(records, failed, failed_stored).result()
         else:
@@ -159,45 +205,28 @@ class WriteUDF:
         return {key: np.array([value]) for key, value in counts.items()}
 
 
-def batch_records(batch: dict) -> tuple[list, list, list]:
+def batch_records(batch: dict, labels: list[str]) -> tuple[list, list, list]:
     """Split a model-stage batch into classified records, failed new rows, failed stored ids."""
-    from inference.schemas import MentionResult
-    from storage.records import MentionRecord
-
     records, failed, failed_stored = [], [], []
     stored_ids = batch.get("mention_id")
-    for i, text in enumerate(batch["text"]):
-        if batch["error"][i] and stored_ids is not None:  # a stored mention: mark it, add nothing
-            failed_stored.append((int(stored_ids[i]), str(batch["error"][i])))
+    for i in range(len(batch["text"])):
+        error = str(batch["error"][i])
+        if error and stored_ids is not None:  # a stored mention: mark it, add nothing
+            failed_stored.append((int(stored_ids[i]), error))
             continue
-        fields = {
-            "external_id": _optional(batch, "external_id", i),
-            "created_at": _optional(batch, "created_at", i),
-            "source": _optional(batch, "source", i),
-            "key_by_content": stored_ids is None,  # re-running a file stores each row once
-        }
-        if batch["error"][i]:
-            failed.append(
-                (MentionRecord(text=text if isinstance(text, str) else None, **fields), str(batch["error"][i]))
-            )
+        key_by_content = stored_ids is None  # re-running a file stores each row once
+        if error:
+            failed.append((_record(batch, i, key_by_content=key_by_content), error))
             continue
         records.append(
-            MentionRecord(
-                text=text,
-                **fields,
-                result=MentionResult.from_dict(json.loads(batch["result"][i])),
+            _record(
+                batch,
+                i,
+                key_by_content=key_by_content,
+                result=result_from_columns(batch, i, labels),
                 embedding=np.asarray(batch["embedding"][i], dtype=np.float32),
                 model_version=str(batch["model_version"][i]),
                 mention_id=int(stored_ids[i]) if stored_ids is not None else None,
             )
         )
     return records, failed, failed_stored
-
-
-def _optional(batch: dict, column: str, index: int) -> str | None:
-    if column not in batch:
-        return None
-    value = batch[column][index]
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
-        return None
-    return str(value)

@@ -100,14 +100,3 @@ def place_model(model: torch.nn.Module, spec_device: str, spec_dtype: str, *, ru
     device = resolve_device(spec_device)
     dtype = resolve_dtype(spec_dtype, device)
     return model.to(device=device, dtype=dtype).eval(), device, dtype
-
-
-def precision_suffix(spec_dtype: str, runtime: str = "torch") -> str:
-    """Part of a model version: results of a quantised model differ slightly from fp32.
-
-    ONNX Runtime in fp32 matches torch to 1e-6, so it shares the fp32 version. int8 always
-    runs on a CPU, so ``auto`` resolves the same way in a CPU-only driver and on a GPU node.
-    """
-    if spec_dtype != "int8":
-        return ""
-    return ":ort-int8" if resolve_runtime(runtime, "cpu", spec_dtype) == "onnxruntime" else ":int8"

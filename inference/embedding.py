@@ -5,30 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
 
 from inference.batching import mean_by_owner, run_segments, segment_texts
 from inference.device import configure_threads, place_model
+from inference.interfaces import TextEmbedder, l2_normalise
 from inference.loading import ModelLoadError, quiet_transformers, resolve_source
 from inference.settings import EmbeddingSettings, ModelSpec
 from inference.versions import local_embedding_version
-
-
-class TextEmbedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 vectors."""
-
-    dim: int
-    version: str
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def _pooling_mode(model_dir: str) -> str:

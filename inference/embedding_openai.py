@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from inference.batching import mean_by_owner, window_spans
-from inference.embedding import l2_normalise
+from inference.interfaces import l2_normalise
 from inference.settings import OpenAIEmbeddingSettings
 from inference.versions import openai_embedding_version
 

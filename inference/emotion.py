@@ -8,11 +8,12 @@ import numpy as np
 import torch
 
 from inference.batching import mean_by_owner, run_segments, segment_texts
-from inference.device import configure_threads, place_model, precision_suffix
+from inference.device import configure_threads, place_model
 from inference.loading import load_sequence_classifier
 from inference.postprocess import emotion_results
 from inference.schemas import EmotionResult
 from inference.settings import ModelSpec
+from inference.versions import precision_suffix
 
 
 class EmotionClassifier:

@@ -1,85 +1,79 @@
-"""``classify(texts)``: the one implementation behind the CLI, the HTTP API and the backfill.
+"""``MentionPipeline``: both models and the shared post-processing in one process.
 
-tokenise -> forward (emotion model, embedding model) -> post-process (sentiment from the
-emotion distribution, topics from the embedding). Model outputs are cached per text so an
-identical text is computed once; topics and sentiment are cheap and recomputed from them.
+The CLI (``moodwire classify``) and the benchmarks classify through it. The Serve app and
+the backfill run the same models and the same ``PostProcessor`` in their own processes
+(Serve batches across requests, Ray Data across rows); ``tests/unit/test_parity.py`` keeps
+the four faces equal. Model outputs are cached per text so an identical text is computed
+once; topics and sentiment are cheap and recomputed from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from inference.cache import LRUCache, content_hash
-from inference.embedding import TextEmbedder, build_embedder
+from inference.embedding import build_embedder
 from inference.emotion import EmotionClassifier
+from inference.interfaces import EmotionScorer, ModelOutputs, TextEmbedder
 from inference.postprocess import Analysis, PostProcessor
 from inference.schemas import MentionResult
-from inference.sentiment import SentimentRule
 from inference.settings import PipelineSettings
-from inference.topics import TopicScorer, load_topic_file
-
-
-class InvalidTextError(ValueError):
-    """A text the pipeline refuses; ``index`` is its position in the request."""
-
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(f"texts[{index}] {reason}")
-        self.index = index
-        self.reason = reason
-
-
-def text_problem(text: object, max_chars: int) -> str | None:
-    """Why ``text`` cannot be classified, or None. Shared by every entry point."""
-    if not isinstance(text, str):
-        return f"must be a string, got {type(text).__name__}"
-    if not text.strip():
-        return "is empty"
-    if len(text) > max_chars:
-        return f"is {len(text)} characters long; the limit is {max_chars}"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelOutputs:
-    emotion_probs: np.ndarray
-    embedding: np.ndarray
+from inference.topics import TopicFile, load_topic_file
+from inference.validation import DEFAULT_MAX_TEXT_CHARS, InvalidTextError, text_problem
+from inference.versions import model_version
 
 
 class MentionPipeline:
     def __init__(
         self,
         *,
-        emotion: EmotionClassifier,
+        emotion: EmotionScorer,
         embedder: TextEmbedder,
-        topics: TopicScorer,
-        sentiment: SentimentRule,
+        postprocess: PostProcessor,
         cache_size: int = 10_000,
-        max_text_chars: int = 100_000,
+        max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     ) -> None:
         self.emotion = emotion
         self.embedder = embedder
-        self.topics = topics
-        self.postprocess = PostProcessor(labels=emotion.labels, sentiment=sentiment, topics=topics)
+        self.postprocess = postprocess
+        self.topics = postprocess.topics
         self.max_text_chars = max_text_chars
         self.cache: LRUCache[ModelOutputs] = LRUCache(cache_size)
-        self.model_version = f"{emotion.version}+{embedder.version}"
+        self.model_version = model_version(emotion.version, embedder.version)
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings, *, topics_file: Path | None = None) -> MentionPipeline:
-        topic_file = load_topic_file(topics_file or settings.resolved_topics_file())
-        emotion = EmotionClassifier.from_spec(settings.emotion)
-        embedder = build_embedder(settings.embedding)
+    def from_models(
+        cls,
+        settings: PipelineSettings,
+        *,
+        emotion: EmotionScorer,
+        embedder: TextEmbedder,
+        topic_file: TopicFile | None = None,
+        cache_size: int | None = None,
+    ) -> MentionPipeline:
+        """A pipeline over models already loaded (the benchmarks reuse theirs)."""
         return cls(
             emotion=emotion,
             embedder=embedder,
-            topics=TopicScorer(topic_file, embedder),
-            sentiment=SentimentRule(settings.sentiment, emotion.labels),
-            cache_size=settings.cache_size,
+            postprocess=PostProcessor.from_settings(
+                settings, labels=emotion.labels, embedder=embedder, topic_file=topic_file
+            ),
+            cache_size=settings.cache_size if cache_size is None else cache_size,
             max_text_chars=settings.max_text_chars,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings, *, topics_file: Path | None = None) -> MentionPipeline:
+        # The topic file first: a bad one fails before any model loads.
+        topic_file = load_topic_file(topics_file or settings.resolved_topics_file())
+        return cls.from_models(
+            settings,
+            emotion=EmotionClassifier.from_spec(settings.emotion),
+            embedder=build_embedder(settings.embedding),
+            topic_file=topic_file,
         )
 
     def validate(self, texts: Sequence[str]) -> None:

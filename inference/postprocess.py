@@ -1,7 +1,9 @@
 """Post-processing shared by every face: model outputs -> emotion, sentiment and topics.
 
-The in-process pipeline and the Serve gateway both call ``PostProcessor.analyses`` on the
-raw outputs of the two models, so the online path cannot drift from the core.
+``PostProcessor.from_settings`` is the one assembly of topics and sentiment; the CLI
+pipeline, the Serve Gateway, the backfill's model actors and the benchmarks all build it
+there and call ``analyses`` on the raw outputs of the two models, so no face can drift
+from the others (``tests/unit/test_parity.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.interfaces import TextEmbedder
 from inference.schemas import EmotionResult, MentionResult
 from inference.sentiment import SentimentRule
-from inference.topics import TopicScorer
+from inference.settings import PipelineSettings
+from inference.topics import TopicFile, TopicScorer, load_topic_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,24 @@ class PostProcessor:
         self.labels = list(labels)
         self.sentiment = sentiment
         self.topics = topics
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: PipelineSettings,
+        *,
+        labels: Sequence[str],
+        embedder: TextEmbedder,
+        topic_file: TopicFile | None = None,
+    ) -> PostProcessor:
+        """Topics from the configured topic file (or ``topic_file``), prototypes embedded by
+        ``embedder``; sentiment from ``settings.sentiment`` over the emotion ``labels``."""
+        topic_file = topic_file or load_topic_file(settings.resolved_topics_file())
+        return cls(
+            labels=labels,
+            sentiment=SentimentRule(settings.sentiment, list(labels)),
+            topics=TopicScorer(topic_file, embedder),
+        )
 
     def analyses(self, probs: np.ndarray, vectors: np.ndarray) -> list[Analysis]:
         emotions = emotion_results(self.labels, probs)

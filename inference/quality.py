@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.embedding import TextEmbedder
 from inference.emotion import EmotionClassifier
 from inference.goemotions import read_split
+from inference.interfaces import TextEmbedder
 from inference.metrics import macro_f1, top1_macro_f1
 from inference.sentiment import SentimentRule
 from inference.topics import TopicScorer, load_topic_file

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inference.config_files import load_config
 from inference.loading import DEFAULT_EMOTION_MODEL, PACKAGED_MINILM
-
-DEFAULT_MAX_TEXT_CHARS = 100_000
+from inference.validation import DEFAULT_MAX_TEXT_CHARS
 
 
 def project_configs_dir() -> Path:

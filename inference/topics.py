@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from inference.config_files import ConfigError, describe_validation_error, read_yaml_mapping
-from inference.embedding import TextEmbedder, l2_normalise
+from inference.interfaces import TextEmbedder, l2_normalise
 from inference.schemas import TopicScore
 
 MIN_TOPICS_TO_CENTRE = 3

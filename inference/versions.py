@@ -6,9 +6,32 @@ find mentions classified by older models, so they must match what loaded models 
 
 from __future__ import annotations
 
-from inference.device import precision_suffix
 from inference.loading import classifier_labels_and_version
 from inference.settings import EmbeddingSettings, ModelSpec, OpenAIEmbeddingSettings, PipelineSettings
+
+VERSION_SEPARATOR = "+"
+
+
+def model_version(emotion_version: str, embedding_version: str) -> str:
+    """The one composition of a mention's ``model_version``: both models' versions."""
+    return f"{emotion_version}{VERSION_SEPARATOR}{embedding_version}"
+
+
+def embedded_by(stored_model_version: str | None, embedding_version: str) -> bool:
+    """Whether a stored ``model_version`` used this embedding model (its vectors compare)."""
+    return (stored_model_version or "").endswith(VERSION_SEPARATOR + embedding_version)
+
+
+def precision_suffix(spec_dtype: str, runtime: str = "torch") -> str:
+    """Part of a model version: results of a quantised model differ slightly from fp32.
+
+    ONNX Runtime in fp32 matches torch to 1e-6, so it shares the fp32 version. int8 always
+    runs on a CPU, where ``auto`` means ONNX Runtime (``inference.device.resolve_runtime``),
+    so a CPU-only driver and a GPU node agree on the string.
+    """
+    if spec_dtype != "int8":
+        return ""
+    return ":ort-int8" if runtime in ("auto", "onnxruntime") else ":int8"
 
 
 def local_embedding_version(spec: ModelSpec) -> str:
@@ -25,8 +48,12 @@ def embedding_version(settings: EmbeddingSettings) -> str:
     return local_embedding_version(settings.local)
 
 
+def emotion_version(spec: ModelSpec) -> str:
+    """What a loaded ``EmotionClassifier`` of ``spec`` reports, read from its config alone."""
+    _, version = classifier_labels_and_version(spec.source)
+    return version + precision_suffix(spec.dtype, spec.runtime)
+
+
 def pipeline_model_version(settings: PipelineSettings) -> str:
     """``emotion version + embedding version``, as ``MentionPipeline.model_version``."""
-    _, emotion_version = classifier_labels_and_version(settings.emotion.source)
-    emotion_version += precision_suffix(settings.emotion.dtype, settings.emotion.runtime)
-    return f"{emotion_version}+{embedding_version(settings.embedding)}"
+    return model_version(emotion_version(settings.emotion), embedding_version(settings.embedding))

@@ -1,38 +1,11 @@
-"""``moodwire`` console script: argument parsing and the one place errors become exit codes."""
+"""``moodwire`` console script: argument parsing; exit codes come from ``moodwire.exit_codes``."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from inference.config_files import ConfigError
-from inference.goemotions import DatasetError
-from inference.loading import ModelLoadError
-from moodwire.inputs import InputFileError
-from storage.engine import DatabaseConfigError
-from storage.factory import SchemaNotReadyError
-from storage.queries import QueryError
-from storage.records import InvalidRecordError
-from storage.service import StorageError, UnknownTopicError
-
-# Domain errors -> exit code. 2: the user's input or config is wrong; 1: the system failed.
-EXIT_CODES: dict[type[Exception], int] = {
-    ConfigError: 2,
-    InputFileError: 2,
-    DatasetError: 2,
-    DatabaseConfigError: 2,
-    QueryError: 2,
-    UnknownTopicError: 2,
-    InvalidRecordError: 2,
-    ValueError: 2,
-    ModelLoadError: 1,
-    SchemaNotReadyError: 1,
-    StorageError: 1,
-    SQLAlchemyError: 1,
-}
+from moodwire.exit_codes import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,19 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except tuple(EXIT_CODES) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"moodwire {args.command}: {message}", file=sys.stderr)
-        return next(code for kind, code in EXIT_CODES.items() if isinstance(exc, kind))
-    except KeyboardInterrupt:
-        print(f"moodwire {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+    args = build_parser().parse_args(argv)
+    return run_command(f"moodwire {args.command}", lambda: args.handler(args))
 
 
 if __name__ == "__main__":

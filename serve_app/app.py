@@ -61,7 +61,7 @@ def compose_app(
         if misplaced:
             raise ValueError(f"model_layout colocated runs the models inside Gateway: drop {sorted(misplaced)}")
         return configured(Gateway).bind(None, None, aggregator, parsed.model_dump(mode="json"))
-    pipeline = load_pipeline_settings(parsed.pipeline_config)
-    emotion = configured(EmotionModel).bind(pipeline.emotion.model_dump(mode="json"))
-    embedding = configured(EmbeddingModel).bind(pipeline.embedding.model_dump(mode="json"))
+    pipeline = load_pipeline_settings(parsed.pipeline_config).model_dump(mode="json")
+    emotion = configured(EmotionModel).bind(pipeline)
+    embedding = configured(EmbeddingModel).bind(pipeline)
     return configured(Gateway).bind(emotion, embedding, aggregator, parsed.model_dump(mode="json"))

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from ray.util.metrics import Counter, Histogram
 
+from batch_jobs.metrics import BACKFILL_METRIC_NAMES
+
 LATENCY_BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
 BATCH_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
-# Every metric name this project exports (the Grafana dashboard is checked against it).
+# Every metric name this project exports, the backfill's included (the Grafana dashboard is
+# checked against it).
 METRIC_NAMES = (
     "moodwire_requests_total",
     "moodwire_texts_total",
@@ -22,7 +25,7 @@ METRIC_NAMES = (
     "moodwire_cache_misses_total",
     "moodwire_db_write_seconds",
     "moodwire_db_write_failures_total",
-    "moodwire_backfill_rows_total",
+    *BACKFILL_METRIC_NAMES,
 )
 
 
@@ -58,15 +61,3 @@ class StorageMetrics:
             "moodwire_db_write_seconds", "database write latency per ingest", boundaries=LATENCY_BOUNDARIES
         )
         self.write_failures = Counter("moodwire_db_write_failures_total", "failed database writes")
-
-
-class BackfillMetrics:
-    """Rows a backfill's writer stage finished, by outcome: progress in the dashboard."""
-
-    def __init__(self) -> None:
-        self.rows = Counter("moodwire_backfill_rows_total", "backfill rows written, by outcome", tag_keys=("outcome",))
-
-    def observe(self, stored: int, duplicates: int, failed: int) -> None:
-        for outcome, count in (("stored", stored), ("duplicate", duplicates), ("failed", failed)):
-            if count:
-                self.rows.inc(count, tags={"outcome": outcome})

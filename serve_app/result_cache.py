@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from inference.cache import LRUCache
-from inference.pipeline import ModelOutputs
+from inference.interfaces import ModelOutputs
 
 
 class ResultCache(Protocol):

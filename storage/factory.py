@@ -4,38 +4,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from inference.config_files import ConfigError
 from inference.settings import load_pipeline_settings
 from inference.topics import load_topic_file
-from storage.engine import DatabaseConfigError, create_database_engine
+from storage.engine import create_database_engine, normalise_database_url, shown_url
+from storage.errors import DatabaseConfigError, SchemaNotReadyError
 from storage.migrate import current_revision, ensure_migrated, head_revision
 from storage.service import AggregationService
 from storage.settings import database_url, load_storage_settings
 
 
-class SchemaNotReadyError(RuntimeError):
-    """A server database has not been migrated to this version of moodwire."""
-
-
 def open_service(
     url: str | None = None, *, storage_config: Path | None = None, pipeline_config: Path | None = None
 ) -> AggregationService:
-    """Embedded SQLite is migrated on first use; a server database must be upgraded explicitly."""
+    """Embedded SQLite is migrated on first use; a server database must be upgraded explicitly.
+
+    Raises a domain error before anything else touches the database: ``DatabaseConfigError``
+    (not a URL, unknown driver, no such database, refused credentials), ``SchemaNotReadyError``
+    (not migrated to this version) or ``DatabaseUnavailableError`` (server unreachable).
+    """
     resolved = database_url(url)
     settings = load_storage_settings(storage_config)
     pipeline = load_pipeline_settings(pipeline_config)
     engine = create_database_engine(resolved, settings)
-    if make_url(resolved).get_backend_name() == "sqlite":
-        ensure_migrated(engine)
-    else:
-        current = current_revision(engine)
-        if current != head_revision():
-            raise SchemaNotReadyError(
-                f"database schema is at {current or 'nothing'}, this moodwire needs {head_revision()}: "
-                "run `moodwire db upgrade`"
-            )
+    where = shown_url(resolved)
+    try:
+        if normalise_database_url(resolved).get_backend_name() == "sqlite":
+            ensure_migrated(engine)
+        else:
+            current = current_revision(engine)
+            if current != head_revision():
+                raise SchemaNotReadyError(
+                    f"the database {where} is at schema revision {current or 'none'}, this moodwire needs "
+                    f"{head_revision()}: run `moodwire db upgrade`"
+                )
+    except BaseException:  # current_revision and ensure_migrated raise domain errors already
+        engine.dispose()
+        raise
     try:
         topic_keys = [t.key for t in load_topic_file(pipeline.resolved_topics_file()).topics]
     except ConfigError:

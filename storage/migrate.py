@@ -1,4 +1,9 @@
-"""Alembic migrations run programmatically (``moodwire db upgrade``, first use of SQLite)."""
+"""Alembic migrations run programmatically (``moodwire db upgrade``, first use of SQLite).
+
+A driver's exception while reading or upgrading the schema becomes a domain error naming the
+database (password hidden): unreachable -> ``DatabaseUnavailableError``, missing database or
+refused credentials -> ``DatabaseConfigError``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
+
+from storage.errors import DatabaseConfigError, database_failure, is_database_error
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -19,20 +27,38 @@ def _config() -> Config:
     return config
 
 
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
 def head_revision() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except Exception as exc:
+        if is_database_error(exc):
+            raise database_failure(exc, what="the schema check", where=_where(engine)) from exc
+        raise
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except CommandError as exc:  # e.g. the database is at a revision this moodwire does not know
+        raise DatabaseConfigError(
+            f"cannot upgrade the database {_where(engine)}: {str(exc).strip().splitlines()[0]}"
+        ) from exc
+    except Exception as exc:
+        if is_database_error(exc):
+            raise database_failure(exc, what="the schema upgrade", where=_where(engine)) from exc
+        raise
     return current_revision(engine)
 
 

@@ -16,13 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, or_, select
 
 from storage import repository
+from storage.errors import QueryError
 from storage.models import Mention, MentionTopic
 
 WINDOWS = ("hour", "day")
-
-
-class QueryError(ValueError):
-    """A query parameter is invalid (unknown window, bad cursor, since after until...)."""
 
 
 def bucket_start(moment_utc: datetime, window: str, tz: ZoneInfo) -> datetime:

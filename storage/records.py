@@ -9,17 +9,39 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from inference.cache import content_hash
-from inference.pipeline import text_problem
 from inference.schemas import MentionResult
+from inference.validation import DEFAULT_MAX_TEXT_CHARS, text_problem
 
 
 class InvalidRecordError(ValueError):
-    """A record the service refuses; nothing of its batch was written."""
+    """A record the service refuses; nothing of its batch was written.
 
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(f"records[{index}]: {reason}")
+    ``field`` is the record's offending field and ``problem`` what is wrong with it, so each
+    face can name it its own way (``items[3].created_at``, ``mentions.jsonl:4``).
+    """
+
+    def __init__(self, index: int, field: str, problem: str) -> None:
         self.index = index
-        self.reason = reason
+        self.field = field
+        self.problem = problem
+        self.reason = f"{field} {problem}"
+        super().__init__(f"records[{index}]: {self.reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRules:
+    """What storage accepts: the one set of rules every path validates against, once.
+
+    ``future_tolerance`` is ``future_tolerance_s`` of ``configs/storage.yaml`` (clock skew
+    allowed for ``created_at``); ``max_text_chars`` is the pipeline's.
+    """
+
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    future_tolerance: timedelta = timedelta(minutes=5)
+
+    @classmethod
+    def from_settings(cls, storage, *, max_text_chars: int) -> RecordRules:
+        return cls(max_text_chars=max_text_chars, future_tolerance=timedelta(seconds=storage.future_tolerance_s))
 
 
 def parse_timestamp(value: str | datetime | None, *, now: datetime, future_tolerance: timedelta) -> datetime | None:
@@ -33,11 +55,11 @@ def parse_timestamp(value: str | datetime | None, *, now: datetime, future_toler
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"created_at {value!r} is not an ISO 8601 timestamp") from None
+            raise ValueError(f"{value!r} is not an ISO 8601 timestamp") from None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     if value > now.replace(tzinfo=None) + future_tolerance:
-        raise ValueError(f"created_at {value.isoformat()}Z is in the future")
+        raise ValueError(f"{value.isoformat()}Z is in the future")
     return value
 
 
@@ -88,30 +110,46 @@ def idempotency_key(
     return None
 
 
+def record_problem(record: MentionRecord, *, rules: RecordRules, now: datetime) -> tuple[str, str] | None:
+    """``(field, problem)`` for the first thing storage would refuse in ``record``, or None."""
+    problem = text_problem(record.text, rules.max_text_chars)
+    if problem:
+        return "text", problem
+    if record.external_id is not None and not (0 < len(record.external_id) <= 256):
+        return "external_id", "must be 1 to 256 characters"
+    if record.source is not None and len(record.source) > 128:
+        return "source", "must be at most 128 characters"
+    try:
+        parse_timestamp(record.created_at, now=now, future_tolerance=rules.future_tolerance)
+    except ValueError as exc:
+        return "created_at", str(exc)
+    return None
+
+
 def prepare(
     records: Sequence[MentionRecord],
     *,
+    rules: RecordRules,
     now: datetime,
-    max_text_chars: int,
-    future_tolerance: timedelta,
     require_result: bool,
+    checked: bool = False,
 ) -> list[PreparedMention]:
-    """Validate a whole batch before anything is written."""
+    """Validate a whole batch before anything is written, and compute the storage keys.
+
+    ``checked``: the records passed ``record_problem`` earlier on the same path (a backfill's
+    validate stage), so only the keys are computed here.
+    """
     prepared = []
     for index, record in enumerate(records):
-        problem = text_problem(record.text, max_text_chars)
-        if problem:
-            raise InvalidRecordError(index, f"text {problem}")
-        if record.external_id is not None and not (0 < len(record.external_id) <= 256):
-            raise InvalidRecordError(index, "external_id must be 1 to 256 characters")
-        if record.source is not None and len(record.source) > 128:
-            raise InvalidRecordError(index, "source must be at most 128 characters")
+        if not checked:
+            problem = record_problem(record, rules=rules, now=now)
+            if problem:
+                raise InvalidRecordError(index, *problem)
         if require_result and (record.result is None or record.model_version is None):
-            raise InvalidRecordError(index, "a classified record needs result and model_version")
-        try:
-            created = parse_timestamp(record.created_at, now=now, future_tolerance=future_tolerance)
-        except ValueError as exc:
-            raise InvalidRecordError(index, str(exc)) from None
+            raise InvalidRecordError(index, "result", "is missing: a classified record needs result and model_version")
+        created = parse_timestamp(
+            record.created_at, now=now, future_tolerance=_ANY_TIME if checked else rules.future_tolerance
+        )
         digest = content_hash(record.text)
         source = record.source or None
         prepared.append(
@@ -131,6 +169,9 @@ def prepare(
             )
         )
     return prepared
+
+
+_ANY_TIME = timedelta(days=36_500)  # checked records: their time passed the rules already
 
 
 def embedding_bytes(vector: np.ndarray) -> bytes:

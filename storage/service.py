@@ -11,26 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, bindparam, delete, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from inference.cache import content_hash
 from storage import ingest, queries, repository
+from storage.errors import QueryError, UnknownTopicError, database_failure, is_database_error
 from storage.models import Mention, MentionEmbedding
-from storage.queries import QueryError
-from storage.records import MentionRecord, parse_timestamp, prepare
+from storage.records import MentionRecord, PreparedMention, RecordRules, idempotency_key, parse_timestamp, prepare
 from storage.settings import StorageSettings
-
-
-class StorageError(RuntimeError):
-    """The database failed; the whole batch was rolled back and may be retried."""
-
-
-class UnknownTopicError(LookupError):
-    pass
 
 
 class _TTLCache:
@@ -61,9 +53,15 @@ class _TTLCache:
                 del self._items[key]
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+@contextmanager
+def database_errors(what: str):
+    """Driver exceptions inside become ``StorageError`` and its kin (driver text to the log)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_database_error(exc):
+            raise database_failure(exc, what=what) from exc
+        raise
 
 
 def parse_tz(name: str) -> ZoneInfo:
@@ -92,38 +90,33 @@ class AggregationService:
         self.engine = engine
         self.settings = settings or StorageSettings()
         self.max_text_chars = max_text_chars
+        self.rules = RecordRules.from_settings(self.settings, max_text_chars=max_text_chars)
         self.configured_topics = set(topic_keys)
         self.clock = clock
         self.cache = _TTLCache(self.settings.cache_ttl_s)
         self._seen_topics: set[str] = set()
 
     # -- writes -----------------------------------------------------------------------------
-    def prepare_records(self, records: Sequence[MentionRecord], *, require_result: bool):
-        """Validate a batch (``InvalidRecordError`` names the first bad record)."""
-        return prepare(
-            records,
-            now=self.clock(),
-            max_text_chars=self.max_text_chars,
-            future_tolerance=timedelta(seconds=self.settings.future_tolerance_s),
-            require_result=require_result,
-        )
+    def prepare_records(
+        self, records: Sequence[MentionRecord], *, require_result: bool, checked: bool = False
+    ) -> list[PreparedMention]:
+        """Validate a batch (``InvalidRecordError`` names the first bad record) and key it."""
+        return prepare(records, rules=self.rules, now=self.clock(), require_result=require_result, checked=checked)
 
     def _write(self, writer, prepared, what: str) -> ingest.WriteReport:
         now = self.clock().astimezone(UTC).replace(tzinfo=None)
-        # Bulk writes on PostgreSQL go through the raw DB-API cursor: catch its errors too.
-        database_errors = (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error)
-        try:
-            with self.engine.begin() as connection:
-                report = writer(connection, prepared=prepared, now=now)
-        except database_errors as exc:
-            reason = f"{type(exc).__name__}: {_first_line(exc)}"
-            raise StorageError(f"{what} of {len(prepared)} mentions failed and was rolled back: {reason}") from exc
+        # Bulk writes on PostgreSQL go through the raw DB-API cursor: its errors count too.
+        with database_errors(f"{what} of {len(prepared)} mentions"), self.engine.begin() as connection:
+            report = writer(connection, prepared=prepared, now=now)
         self.cache.invalidate(report.touched_topics)
         return report
 
-    def ingest(self, records: Sequence[MentionRecord]) -> ingest.WriteReport:
+    def ingest(self, records: Sequence[MentionRecord], *, checked: bool = False) -> ingest.WriteReport:
         """Store classified mentions in one transaction; replays change nothing."""
-        prepared = self.prepare_records(records, require_result=True)
+        return self.ingest_prepared(self.prepare_records(records, require_result=True, checked=checked))
+
+    def ingest_prepared(self, prepared: Sequence[PreparedMention]) -> ingest.WriteReport:
+        """Store mentions a caller validated and keyed with ``prepare_records`` (the Gateway)."""
         return self._write(ingest.write_classified, prepared, "ingest")
 
     def import_raw(self, records: Sequence[MentionRecord]) -> ingest.WriteReport:
@@ -134,8 +127,6 @@ class AggregationService:
     def record_failed(self, failures: Sequence[tuple[MentionRecord, str]]) -> ingest.WriteReport:
         """Store rows a job could not process as 'failed' with the reason, so they are
         counted and can be inspected or retried; texts over the limit are not kept."""
-        from storage.records import PreparedMention, idempotency_key
-
         now = self.clock()
         prepared = []
         for record, reason in failures:
@@ -173,7 +164,7 @@ class AggregationService:
             .where(Mention.id == bindparam("mention_id"), Mention.processing_status != "done")
             .values(processing_status="failed", error=bindparam("reason"))
         )
-        with self.engine.begin() as connection:
+        with database_errors("marking failed mentions"), self.engine.begin() as connection:
             result = connection.execute(statement, [{"mention_id": i, "reason": r[:2000]} for i, r in failures])
         return result.rowcount
 
@@ -183,10 +174,11 @@ class AggregationService:
         failed: Sequence[tuple[MentionRecord, str]] = (),
         failed_stored: Sequence[tuple[int, str]] = (),
     ) -> dict[str, int]:
-        """One batch of a bulk job: classified rows, rows that failed validation, and stored
-        mentions that could not be re-processed. Each part is idempotent on its own, so a
-        batch cut short by a crash is completed by running the job again."""
-        report = self.ingest(records) if records else None
+        """One batch of a bulk job: classified rows (validated by the job's validate stage
+        against ``self.rules``), rows that failed it, and stored mentions that could not be
+        re-processed. Each part is idempotent on its own, so a batch cut short by a crash is
+        completed by running the job again."""
+        report = self.ingest(records, checked=True) if records else None
         if failed:
             self.record_failed(failed)
         self.mark_failed(failed_stored)
@@ -198,11 +190,8 @@ class AggregationService:
         }
 
     def delete(self, external_ids: Sequence[str]) -> list[str]:
-        try:
-            with self.engine.begin() as connection:
-                deleted, topics = ingest.delete_by_external_ids(connection, external_ids=external_ids)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"delete failed and was rolled back: {_first_line(exc)}") from exc
+        with database_errors("delete"), self.engine.begin() as connection:
+            deleted, topics = ingest.delete_by_external_ids(connection, external_ids=external_ids)
         self.cache.invalidate(topics)
         return deleted
 
@@ -210,7 +199,7 @@ class AggregationService:
         """Drop texts and embeddings of old mentions; rollups (and so aggregates) stay."""
         cutoff = (self.clock() - timedelta(days=older_than_days)).astimezone(UTC).replace(tzinfo=None)
         old_ids = select(Mention.id).where(Mention.created_at < cutoff)
-        with self.engine.begin() as connection:
+        with database_errors("prune"), self.engine.begin() as connection:
             embeddings = connection.execute(delete(MentionEmbedding).where(MentionEmbedding.mention_id.in_(old_ids)))
             texts = connection.execute(
                 update(Mention).where(Mention.created_at < cutoff, Mention.text.is_not(None)).values(text=None)
@@ -219,7 +208,7 @@ class AggregationService:
 
     # -- reads --------------------------------------------------------------------------------
     def topics(self) -> list[dict]:
-        with self.engine.connect() as connection:
+        with database_errors("reading topics"), self.engine.connect() as connection:
             stored = {key: (count, latest) for key, count, latest in repository.known_topics(connection)}
         return [
             {
@@ -236,13 +225,13 @@ class AggregationService:
     def _check_topic(self, topic: str) -> None:
         if topic in self.configured_topics or topic in self._seen_topics:
             return
-        with self.engine.connect() as connection:
+        with database_errors("reading topics"), self.engine.connect() as connection:
             if not repository.topic_exists(connection, topic=topic):
                 raise UnknownTopicError(f"unknown topic {topic!r}")
         self._seen_topics.add(topic)  # topics only disappear if every mention is deleted
 
     def _series(self, topic: str, window: str, since: datetime, until: datetime, zone: ZoneInfo):
-        with self.engine.connect() as connection:
+        with database_errors("reading aggregates"), self.engine.connect() as connection:
             return queries.bucket_series(
                 connection,
                 topic=topic,
@@ -358,7 +347,7 @@ class AggregationService:
         if sentiment is not None and sentiment not in {"positive", "neutral", "negative"}:
             raise QueryError("sentiment must be positive, neutral or negative")
         self._check_topic(topic)
-        with self.engine.connect() as connection:
+        with database_errors("reading mentions"), self.engine.connect() as connection:
             items, next_cursor = queries.mentions_page(
                 connection,
                 topic=topic,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import Connection, and_, delete, func, select
 
+from inference.versions import embedded_by
 from storage import repository
 from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicRollup
 from storage.records import embedding_from_bytes
@@ -77,8 +78,7 @@ def rescore_range(
         .where(Mention.processing_status == "done", Mention.id >= lo, Mention.id < hi)
         .order_by(Mention.id)
     ).all()
-    suffix = f"+{embedding_version}"
-    current = [r for r in rows if (r.model_version or "").endswith(suffix)]
+    current = [r for r in rows if embedded_by(r.model_version, embedding_version)]
     report.scanned = len(rows)
     report.stale_embeddings = len(rows) - len(current)
     if not current:

@@ -77,22 +77,20 @@ def bench_raw(models: LoadedModels, texts: Sequence[str]) -> dict:
     }
 
 
+def naive_pipeline(models: LoadedModels, settings: PipelineSettings):
+    """The shared pipeline over the loaded models, without a cache (the old system had none)."""
+    from inference.pipeline import MentionPipeline
+
+    return MentionPipeline.from_models(settings, emotion=models.emotion, embedder=models.embedder, cache_size=0)
+
+
 def bench_naive(models: LoadedModels, settings: PipelineSettings, texts: Sequence[str], database_url: str) -> dict:
     """One text at a time through both models and post-processing, one database write each."""
-    from inference.pipeline import MentionPipeline
-    from inference.sentiment import SentimentRule
-    from inference.topics import TopicScorer, load_topic_file
     from storage.engine import create_database_engine
     from storage.records import MentionRecord
     from storage.service import AggregationService
 
-    pipeline = MentionPipeline(
-        emotion=models.emotion,
-        embedder=models.embedder,
-        topics=TopicScorer(load_topic_file(settings.resolved_topics_file()), models.embedder),
-        sentiment=SentimentRule(settings.sentiment, models.emotion.labels),
-        cache_size=0,  # the old system had no cache
-    )
+    pipeline = naive_pipeline(models, settings)
     engine = create_database_engine(database_url)
     service = AggregationService(engine)
     start_time = datetime(2026, 11, 1, tzinfo=UTC)

@@ -16,11 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from batch_jobs.backfill import main
+    from batch_jobs import backfill
+    from batch_jobs.cli import job_body
 
-    argv = [*args.sources, *(["--model-changed"] if args.model_changed else [])]
-    if args.config is not None:
-        argv += ["--config", str(args.config)]
-    if args.database_url is not None:
-        argv += ["--database-url", args.database_url]
-    return main(argv)
+    # The job's own arguments, parsed by the same actions; errors reach moodwire's exit-code table.
+    return job_body(backfill.run, args)()

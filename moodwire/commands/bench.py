@@ -71,12 +71,36 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=run)
 
 
+DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate")
+
+
+def check_database(url: str) -> None:
+    """Fail in a second, not after minutes of model loading, when --database-url cannot be used."""
+    from sqlalchemy import text
+
+    from storage.engine import create_database_engine, shown_url
+    from storage.errors import database_failure, is_database_error
+
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        if is_database_error(exc):
+            raise database_failure(exc, what="the bench's database check", where=shown_url(url)) from exc
+        raise
+    finally:
+        engine.dispose()
+
+
 def run(args: argparse.Namespace) -> int:
     from moodwire.bench.runner import run_kind
 
     if args.texts < 1 or args.raw_texts < 1:
         print("bench: --texts and --raw-texts must be at least 1", file=sys.stderr)
         return 2
+    if args.database_url is not None and args.bench_command in DATABASE_KINDS:
+        check_database(args.database_url)
     runs = run_kind(args)
     for figures in runs:
         if args.json:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from inference.pipeline import MentionPipeline, text_problem
 from inference.settings import load_pipeline_settings
 from inference.topics import load_topic_file
+from inference.validation import text_problem
 from moodwire.inputs import MentionInput, read_mentions
 
 CHUNK = 256
@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     mentions = [MentionInput(text=t, line=0) for t in args.texts]
     if args.input is not None:
         mentions += read_mentions(args.input)
+    # Imported here, not at the top: every `moodwire` command registers this module, and only
+    # classify needs the models (`moodwire db upgrade` must start without torch).
+    from inference.pipeline import MentionPipeline
+
     settings = load_pipeline_settings(args.config)
     topics_path = args.topics or settings.resolved_topics_file()
     load_topic_file(topics_path)  # a bad topic file fails before any model loads

@@ -24,7 +24,10 @@ def run_upgrade(args: argparse.Namespace) -> int:
     from storage.settings import database_url, load_storage_settings
 
     engine = create_database_engine(database_url(args.database_url), load_storage_settings())
-    revision = upgrade(engine)
+    try:
+        revision = upgrade(engine)  # database errors arrive as domain errors naming the database
+    finally:
+        engine.dispose()
     print(json.dumps({"database": engine.url.render_as_string(hide_password=True), "revision": revision}))
     return 0
 

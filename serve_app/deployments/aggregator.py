@@ -1,9 +1,9 @@
 """Aggregator: the aggregation service behind its own pooled engine, one per replica.
 
-Ingest calls from concurrent requests are merged into one transaction per batch; each
-request's records were validated by the gateway first, so one caller's bad input cannot
-fail the others. If the merged write fails validation anyway, each request is retried on
-its own so only the faulty one gets the error.
+Ingest calls from concurrent requests are merged into one transaction per batch. Each
+request's mentions were validated and keyed by the Gateway against storage's rules, so one
+caller's input cannot fail the others and nothing is validated twice. Failures are raised
+as domain errors (``StorageError``...), never returned as dicts.
 """
 
 from __future__ import annotations
@@ -33,51 +33,36 @@ class Aggregator:
         )
         self.metrics = StorageMetrics()
 
-    def _ingest(self, records: list) -> dict:
+    def _ingest(self, prepared: list) -> list[int]:
         started = time.perf_counter()
         try:
-            report = self.service.ingest(records)
+            report = self.service.ingest_prepared(prepared)
         except Exception:
             self.metrics.write_failures.inc()
             raise
         self.metrics.write_seconds.observe(time.perf_counter() - started)
-        return {
-            "inserted": report.inserted,
-            "updated": report.updated,
-            "duplicates": report.duplicates,
-            "mention_ids": report.mention_ids,
-        }
+        return report.mention_ids
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def ingest(self, batches: list[list]) -> list[dict]:
-        from storage.records import InvalidRecordError
-        from storage.service import StorageError
-
-        merged = [record for batch in batches for record in batch]
+    async def _ingest_merged(self, batches: list[list]) -> list[list[int] | Exception]:
+        """Concurrent requests' mentions in one transaction; a failure is every caller's."""
         try:
-            report = await asyncio.to_thread(self._ingest, merged)
-        except InvalidRecordError:
-            return [await self._ingest_alone(batch) for batch in batches]
-        except StorageError as exc:
-            return [{"error": "storage", "message": str(exc)}] * len(batches)
+            ids = await asyncio.to_thread(self._ingest, [p for batch in batches for p in batch])
+        except Exception as exc:
+            return [exc] * len(batches)
         out, start = [], 0
         for batch in batches:
-            ids = report["mention_ids"][start : start + len(batch)]
-            out.append({"stored": len(batch), "mention_ids": ids})
+            out.append(ids[start : start + len(batch)])
             start += len(batch)
         return out
 
-    async def _ingest_alone(self, batch: list) -> dict:
-        from storage.records import InvalidRecordError
-        from storage.service import StorageError
-
-        try:
-            report = await asyncio.to_thread(self._ingest, batch)
-        except InvalidRecordError as exc:
-            return {"error": "invalid", "message": str(exc)}
-        except StorageError as exc:
-            return {"error": "storage", "message": str(exc)}
-        return {"stored": len(batch), "mention_ids": report["mention_ids"]}
+    async def ingest(self, prepared: list) -> dict:
+        """Store mentions the Gateway validated and keyed (``PreparedMention``); the domain
+        error of a failed write is raised to the caller, whose error table answers it."""
+        result = await self._ingest_merged(prepared)
+        if isinstance(result, Exception):
+            raise result
+        return {"stored": len(prepared), "mention_ids": result}
 
     async def store_job_batch(self, records: list, failed: list, failed_stored: list) -> dict[str, int]:
         """A backfill batch written through this replica's pool (see batch_jobs.udfs.WriteUDF)."""

@@ -1,80 +1,78 @@
-"""EmotionModel and EmbeddingModel: load once per replica, batched forward passes."""
+"""EmotionModel and EmbeddingModel (``model_layout: deployments``): a ``ModelHost`` with one
+model each, behind a ``HostBatcher`` whose knobs are the deployment's ``user_config``."""
 
 from __future__ import annotations
 
-import numpy as np
 from ray import serve
 
-from serve_app.deployments.batched import BatchedModel
-from serve_app.metrics import ModelMetrics
+from serve_app.batcher import HostBatcher
+from serve_app.config import BatchConfig
+from serve_app.model_host import HostOutputs, ModelInfo
 
 
-def replica_threads(spec):
-    """The spec with torch threads set to this replica's CPUs (rounded, at least 1).
-
-    Left at "every core", the two model replicas of a 2-CPU machine would each run 2 threads
-    on the same 2 cores; OpenMP threads then spin-wait on each other and both slow down by
-    several times. An explicit ``threads`` in the spec wins.
-    """
+def replica_cpus() -> float:
+    """The CPUs Ray reserved for this replica: model threads follow them."""
     import ray
 
-    if spec.threads is not None:
-        return spec
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
-    return spec.model_copy(update={"threads": max(1, round(cpus))})
+    return ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
 
 
-def replica_embedding(settings):
-    """Embedding settings with the local model's threads fitted to this replica."""
-    return settings.model_copy(update={"local": replica_threads(settings.local)})
+def load_replica_host(settings, *, emotion: bool = True, embedding: bool = True):
+    """A ``ModelHost`` for this replica: its threads fitted to the replica's CPUs, its batches
+    reported as ``moodwire_batch_size`` and ``moodwire_model_batch_seconds``."""
+    from inference.settings import PipelineSettings
+    from serve_app.metrics import ModelMetrics
+    from serve_app.model_host import ModelHost
+
+    metrics = {name: ModelMetrics(name) for name in ("emotion", "embedding")}
+    return ModelHost.load(
+        PipelineSettings.model_validate(settings),
+        emotion=emotion,
+        embedding=embedding,
+        cpus=replica_cpus(),
+        observe=lambda model, texts, seconds: metrics[model].observe(texts, seconds),
+    )
 
 
-@serve.deployment(
-    name="EmotionModel",
-    ray_actor_options={"num_cpus": 0.5},
-    max_ongoing_requests=128,
-    max_queued_requests=1024,
-    user_config={"max_batch_size": 64, "batch_wait_timeout_s": 0.005},
-)
-class EmotionModel(BatchedModel):
-    def __init__(self, spec: dict) -> None:
-        from inference.emotion import EmotionClassifier
-        from inference.settings import EmotionModelSpec
+class ModelReplica:
+    """What both model deployments do; each holds one of the two models."""
 
-        self.model = EmotionClassifier.from_spec(replica_threads(EmotionModelSpec.model_validate(spec)))
-        self.metrics = ModelMetrics("emotion")
+    batcher: HostBatcher
 
-    def compute(self, texts: list[str]) -> np.ndarray:
-        return self.model.predict_proba(texts)
+    def reconfigure(self, user_config: dict | None) -> None:
+        self.batcher.configure(BatchConfig.model_validate(user_config or {}))
 
-    def info(self) -> dict:
-        return {"labels": self.model.labels, "version": self.model.version}
+    def batch_settings(self) -> dict:
+        """What the running batcher uses now, and which process (user_config needs no restart)."""
+        import os
+
+        return {"pid": os.getpid(), **self.batcher.batch_settings()}
+
+    async def run(self, texts: list[str]) -> HostOutputs:
+        return await self.batcher.run(texts)
+
+    def info(self) -> ModelInfo:
+        return self.batcher.host.info()
 
 
-@serve.deployment(
-    name="EmbeddingModel",
-    ray_actor_options={"num_cpus": 0.5},
-    max_ongoing_requests=128,
-    max_queued_requests=1024,
-    user_config={"max_batch_size": 64, "batch_wait_timeout_s": 0.005},
-)
-class EmbeddingModel(BatchedModel):
-    def __init__(self, settings: dict) -> None:
-        from inference.embedding import build_embedder
-        from inference.settings import EmbeddingSettings
+DEPLOYMENT_DEFAULTS = {
+    "ray_actor_options": {"num_cpus": 0.5},
+    "max_ongoing_requests": 128,
+    "max_queued_requests": 1024,
+    "user_config": BatchConfig().model_dump(),
+}
 
-        self.embedder = build_embedder(replica_embedding(EmbeddingSettings.model_validate(settings)))
-        self.tokenizer = getattr(self.embedder, "tokenizer", None)
-        self.metrics = ModelMetrics("embedding")
 
-    def compute(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.embed(texts)
+@serve.deployment(name="EmotionModel", **DEPLOYMENT_DEFAULTS)
+class EmotionModel(ModelReplica):
+    def __init__(self, pipeline_settings: dict) -> None:
+        self.batcher = HostBatcher(load_replica_host(pipeline_settings, embedding=False))
 
-    def info(self) -> dict:
-        return {"dim": self.embedder.dim, "version": self.embedder.version}
+
+@serve.deployment(name="EmbeddingModel", **DEPLOYMENT_DEFAULTS)
+class EmbeddingModel(ModelReplica):
+    def __init__(self, pipeline_settings: dict) -> None:
+        self.batcher = HostBatcher(load_replica_host(pipeline_settings, emotion=False))
 
     def count_tokens(self, texts: list[str]) -> int:
-        """Token usage for the OpenAI-compatible response (special tokens included)."""
-        from serve_app.model_clients import token_count
-
-        return token_count(self.tokenizer, texts)
+        return self.batcher.host.count_tokens(texts)

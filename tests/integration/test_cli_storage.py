@@ -123,7 +123,7 @@ def test_server_database_must_be_upgraded_first(capsys, pg_admin):
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     try:
         code, _, err = run(capsys, "trends", "--database-url", url)
-        assert code == 1 and "run `moodwire db upgrade`" in err
+        assert code == 2 and "run `moodwire db upgrade`" in err and err.count("\n") == 1
         assert run(capsys, "db", "upgrade", "--database-url", url)[0] == 0
         assert run(capsys, "trends", "--database-url", url)[0] == 0
     finally:

@@ -4,7 +4,7 @@ import uuid
 
 import numpy as np
 
-from inference.pipeline import ModelOutputs
+from inference.interfaces import ModelOutputs
 from serve_app.result_cache import MemoryResultCache, RedisResultCache, decode, encode
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
+from storage.errors import StorageError
 from storage.migrate import upgrade
 from storage.models import Mention, MentionTopic, TopicRollup
-from storage.service import AggregationService, StorageError
+from storage.service import AggregationService
 from storage.settings import StorageSettings
 from tests.integration.conftest import NOW, make_pg_engine, record, result
 

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.queries import QueryError
-from storage.service import UnknownTopicError
+from storage.errors import QueryError, UnknownTopicError
 from tests.integration.conftest import NOW, record, result
 
 

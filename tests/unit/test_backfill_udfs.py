@@ -1,30 +1,46 @@
 """The backfill's Ray Data UDFs called directly (no Ray): same results as the core pipeline."""
 
-import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from batch_jobs.config import BackfillSettings
 from batch_jobs.sources import SourceError, resolve_sources
-from batch_jobs.udfs import AnalysisUDF, EmotionUDF, validate_batch
+from batch_jobs.udfs import AnalysisUDF, EmotionUDF, batch_records, validate_batch
 from inference.pipeline import MentionPipeline
 from inference.settings import load_pipeline_settings
+from storage.records import RecordRules
 
 TEXTS = ["I am furious about the tax hike", "", "Polls open at 7am, go vote", "x" * 10]
 
 
-def test_udfs_give_the_same_results_as_the_core_pipeline():
+@pytest.mark.slow
+def test_staged_udfs_with_the_default_models_give_the_core_pipelines_results():
     batch = {"text": np.array(TEXTS, dtype=object)}
-    batch = validate_batch(batch, max_text_chars=100_000)
+    batch = validate_batch(batch, rules=RecordRules())
     assert list(batch["error"]) == ["", "text is empty", "", ""]
     batch = AnalysisUDF(None)(EmotionUDF(None)(batch))
     core = MentionPipeline.from_settings(load_pipeline_settings())
     expected = core.analyse([t for t in TEXTS if t])
-    got = [json.loads(r) for r in batch["result"] if r]
-    assert got == [a.result.to_dict() for a in expected]
-    np.testing.assert_allclose(np.asarray(batch["embedding"])[[0, 2, 3]], [a.embedding for a in expected], atol=1e-6)
-    assert batch["result"][1] == "" and set(batch["model_version"]) == {core.model_version}
+    records, failed, _ = batch_records(batch, core.emotion.labels)
+    assert [r.result.to_dict() for r in records] == [a.result.to_dict() for a in expected]
+    np.testing.assert_allclose([r.embedding for r in records], [a.embedding for a in expected], atol=1e-6)
+    assert [reason for _, reason in failed] == ["text is empty"]
+    assert {r.model_version for r in records} == {core.model_version}
+
+
+def test_the_validate_stage_applies_storages_rules_once():
+    rules = RecordRules(max_text_chars=10, future_tolerance=timedelta(0))
+    batch = {
+        "text": np.array(["ok", "x" * 11, "ok", None, "ok"], dtype=object),
+        "created_at": np.array([None, None, "2999-01-01", None, float("nan")], dtype=object),
+        "external_id": np.array(["a", "b", "c", "d", "e" * 300], dtype=object),
+    }
+    errors = list(validate_batch(batch, rules=rules)["error"])
+    assert errors[0] == "" and errors[1].startswith("text is 11 characters long")
+    assert "is in the future" in errors[2] and errors[3] == "text must be a string, got NoneType"
+    assert errors[4] == "external_id must be 1 to 256 characters"
 
 
 def test_sources_are_checked_before_any_work(tmp_path):

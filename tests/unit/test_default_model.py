@@ -14,6 +14,8 @@ from inference.emotion import EmotionClassifier
 from inference.loading import artifacts_dir
 from inference.settings import EmotionModelSpec
 
+pytestmark = pytest.mark.slow  # loads the real default models
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

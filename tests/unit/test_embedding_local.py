@@ -11,6 +11,8 @@ from inference.embedding import LocalEmbedder
 from inference.loading import PACKAGED_MINILM, packaged_minilm_path
 from inference.settings import LocalEmbeddingSpec
 
+pytestmark = pytest.mark.slow  # loads the real default models
+
 
 @pytest.fixture(scope="module")
 def minilm() -> LocalEmbedder:

@@ -1,6 +1,7 @@
 """deploy/grafana/moodwire-dashboard.json queries only series that the app really exports.
 
-The metric objects are declared in serve_app/metrics.py (``METRIC_NAMES`` lists them). Ray
+The metric objects are declared in serve_app/metrics.py and batch_jobs/metrics.py
+(``METRIC_NAMES`` lists them all). Ray
 exports each with a ``ray_`` prefix: a Counter as ``ray_<name>`` (its name already ends in
 ``_total``, which Prometheus' counter naming keeps instead of adding a second one), a
 Histogram only as ``ray_<name>_bucket``, ``_sum`` and ``_count``. The last test checks that
@@ -53,8 +54,11 @@ def metric_names(expr: str) -> set[str]:
 
 
 def declared_metrics() -> dict[str, str]:
-    """``{name: Counter|Histogram|Gauge}`` for every metric object serve_app/metrics.py creates."""
-    tree = ast.parse(Path(metrics.__file__).read_text(encoding="utf-8"))
+    """``{name: Counter|Histogram|Gauge}`` for every metric object the app and the backfill create."""
+    from batch_jobs import metrics as backfill_metrics
+
+    sources = [Path(module.__file__).read_text(encoding="utf-8") for module in (metrics, backfill_metrics)]
+    tree = ast.Module(body=[node for source in sources for node in ast.parse(source).body], type_ignores=[])
     kinds = {}
     for node in ast.walk(tree):
         if (

@@ -37,6 +37,7 @@ def test_int8_classifier_is_close_to_fp32_and_says_so_in_its_version(minilm_toke
     assert np.abs(a - b).max() < 0.05
 
 
+@pytest.mark.slow
 def test_configured_int8_version_matches_the_loaded_model():
     from inference.settings import PipelineSettings
     from inference.versions import pipeline_model_version

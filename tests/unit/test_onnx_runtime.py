@@ -117,6 +117,7 @@ def test_bad_runtime_settings_are_refused_with_a_clear_message(spec, message):
         EmotionModelSpec(**spec)
 
 
+@pytest.mark.slow
 def test_configured_onnxruntime_version_matches_the_loaded_model(onnx_cache):
     from inference.embedding import build_embedder
     from inference.settings import PipelineSettings

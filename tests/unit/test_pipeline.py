@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 
-from inference.pipeline import InvalidTextError, MentionPipeline, text_problem
+from inference.pipeline import MentionPipeline
+from inference.postprocess import PostProcessor
 from inference.sentiment import SentimentRule
 from inference.settings import SentimentSettings
 from inference.topics import TopicFile, TopicScorer, TopicSpec
+from inference.validation import InvalidTextError, text_problem
 from tests.unit.conftest import EKMAN, KeywordEmbedder
 
 
@@ -37,8 +39,9 @@ def pipeline(tiny_emotion) -> MentionPipeline:
     return MentionPipeline(
         emotion=CountingEmotion(tiny_emotion),
         embedder=embedder,
-        topics=TopicScorer(topics, embedder),
-        sentiment=SentimentRule(SentimentSettings(), EKMAN),
+        postprocess=PostProcessor(
+            labels=EKMAN, sentiment=SentimentRule(SentimentSettings(), EKMAN), topics=TopicScorer(topics, embedder)
+        ),
         cache_size=100,
         max_text_chars=1000,
     )

@@ -8,7 +8,7 @@ import pytest
 
 from batch_jobs.db_source import Selection, selection_for
 from storage.engine import database_identity
-from storage.records import MentionRecord, prepare
+from storage.records import MentionRecord, RecordRules, prepare
 
 
 def test_files_select_nothing_from_the_database():
@@ -42,9 +42,8 @@ def test_model_changed_condition_names_the_current_version():
 
 def _key(record: MentionRecord) -> str | None:
     now = datetime(2026, 11, 20, tzinfo=UTC)
-    return prepare([record], now=now, max_text_chars=100, future_tolerance=timedelta(0), require_result=False)[
-        0
-    ].idempotency_key
+    rules = RecordRules(max_text_chars=100, future_tolerance=timedelta(0))
+    return prepare([record], rules=rules, now=now, require_result=False)[0].idempotency_key
 
 
 def test_rows_without_id_or_time_are_keyed_by_content_only_in_bulk_jobs():
@@ -58,9 +57,10 @@ def test_rows_without_id_or_time_are_keyed_by_content_only_in_bulk_jobs():
 def test_database_identity_hides_passwords_and_resolves_sqlite_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert database_identity("sqlite:///data/m.db") == f"sqlite:///{tmp_path}/data/m.db"
-    assert database_identity("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert database_identity("postgresql://u:secret@h:5432/db") == "postgresql+psycopg2://u:***@h:5432/db"
 
 
+@pytest.mark.slow
 def test_configured_version_is_what_the_loaded_models_report():
     """db:all --model-changed compares stored versions with this string: it must not drift."""
     from inference.embedding import build_embedder

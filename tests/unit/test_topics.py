@@ -95,6 +95,7 @@ def test_prototype_uses_description_phrases_key_and_examples():
     assert "foreign policy" in views and "wars abroad" in views and "sanctions" in views and "NATO summit" in views
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "topic"),
     [

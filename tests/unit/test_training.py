@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from inference.emotion import EmotionClassifier
 from inference.goemotions import read_split
@@ -13,6 +14,9 @@ from moodwire.cli import main
 
 JOY = ["I love this so much", "what a wonderful day", "this made me so happy", "great news, thank you"]
 ANGER = ["I am furious about this", "this makes me so angry", "I hate this stupid rule", "how dare they do this"]
+
+
+pytestmark = pytest.mark.slow  # loads the real default models
 
 
 def write_dataset(folder):

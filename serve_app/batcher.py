@@ -1,0 +1,77 @@
+"""``HostBatcher``: Serve's ``@serve.batch`` in front of a ``ModelHost``, with an optional queue bound.
+
+Callers send texts; they are cut into chunks of at most ``TEXTS_PER_CALL``, a batch closes
+at ``max_batch_size`` texts (``batch_size_fn`` counts texts, not calls) or after
+``batch_wait_timeout_s``, and runs in a worker thread so the replica's event loop keeps
+accepting requests while the models compute. The same class batches for the colocated
+Gateway and for the EmotionModel and EmbeddingModel deployments; their ``user_config``
+changes its knobs live. Needs no running Ray: ``@serve.batch`` is plain asyncio.
+
+Serve keeps one batch queue per decorated method, so a process holds one ``HostBatcher``
+(a replica process holds one of these deployments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from ray import serve
+
+from serve_app.config import DEFAULT_BATCH_WAIT_S, DEFAULT_MAX_BATCH_SIZE, TEXTS_PER_CALL, BatchConfig
+from serve_app.errors import ServiceBusyError
+from serve_app.model_host import HostOutputs, ModelHost
+
+
+def count_texts(chunks: Sequence[Sequence[str]]) -> int:
+    return sum(len(chunk) for chunk in chunks)
+
+
+def chunks(items: Sequence, size: int = TEXTS_PER_CALL) -> list[Sequence]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class HostBatcher:
+    def __init__(self, host: ModelHost, config: BatchConfig | None = None) -> None:
+        self.host = host
+        self.queued_texts = 0
+        self.configure(config or BatchConfig())
+
+    def configure(self, config: BatchConfig) -> None:
+        """Batching (and, for the colocated Gateway, the queue bound), changeable while serving."""
+        self._batch.set_max_batch_size(config.max_batch_size)
+        self._batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+        self.config = config
+
+    @property
+    def max_queued_texts(self) -> int | None:
+        return getattr(self.config, "max_queued_texts", None)
+
+    def batch_settings(self) -> dict:
+        settings = {
+            # Serve exposes the batcher's live values only through these private getters.
+            "max_batch_size": self._batch._get_max_batch_size(),
+            "batch_wait_timeout_s": self._batch._get_batch_wait_timeout_s(),
+        }
+        if self.max_queued_texts is not None:
+            settings["max_queued_texts"] = self.max_queued_texts
+        return settings
+
+    @serve.batch(
+        max_batch_size=DEFAULT_MAX_BATCH_SIZE, batch_wait_timeout_s=DEFAULT_BATCH_WAIT_S, batch_size_fn=count_texts
+    )
+    async def _batch(self, groups: list[list[str]]) -> list[HostOutputs]:
+        outputs = await asyncio.to_thread(self.host.compute, [text for group in groups for text in group])
+        return outputs.split([len(group) for group in groups])
+
+    async def run(self, texts: Sequence[str]) -> HostOutputs:
+        """The host's outputs for ``texts``; past the queue bound, ``ServiceBusyError`` (503)."""
+        bound = self.max_queued_texts
+        if bound is not None and self.queued_texts and self.queued_texts + len(texts) > bound:
+            raise ServiceBusyError("the models are at capacity; retry after a moment")
+        self.queued_texts += len(texts)
+        try:
+            parts = await asyncio.gather(*(self._batch(list(chunk)) for chunk in chunks(texts)))
+        finally:
+            self.queued_texts -= len(texts)
+        return HostOutputs.concat(parts)

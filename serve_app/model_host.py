@@ -1,0 +1,164 @@
+"""``ModelHost``: the one thing in a Serve replica that holds the models, for both layouts.
+
+``model_layout: colocated`` runs one host with both models inside each Gateway replica;
+``model_layout: deployments`` runs one host per model deployment (EmotionModel holds only
+the emotion model, EmbeddingModel only the embedder). Either way a host loads its models
+with the replica's thread count, computes ``(probabilities, vectors)`` (or one of them)
+and describes itself with a typed ``ModelInfo``. It imports no Ray, so tests give it fake
+models and run it in-process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from inference.interfaces import EmotionScorer, TextEmbedder
+from inference.settings import ModelSpec, PipelineSettings
+from inference.versions import model_version
+
+Observer = Callable[[str, int, float], None]  # (model, texts, seconds) per forward batch
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What a host (or the two hosts of the deployments layout together) serves."""
+
+    labels: tuple[str, ...] | None = None
+    emotion_version: str | None = None
+    embedding_dim: int | None = None
+    embedding_version: str | None = None
+
+    def merged(self, other: ModelInfo) -> ModelInfo:
+        """This host's fields completed by another's (one emotion host + one embedding host)."""
+        return ModelInfo(
+            labels=self.labels or other.labels,
+            emotion_version=self.emotion_version or other.emotion_version,
+            embedding_dim=self.embedding_dim or other.embedding_dim,
+            embedding_version=self.embedding_version or other.embedding_version,
+        )
+
+    @property
+    def model_version(self) -> str:
+        if self.emotion_version is None or self.embedding_version is None:
+            raise ValueError("a mention's model version needs both models")
+        return model_version(self.emotion_version, self.embedding_version)
+
+    def as_dict(self) -> dict:
+        """The ``/readyz`` form."""
+        return {
+            "emotion": {"labels": list(self.labels or ()), "version": self.emotion_version},
+            "embedding": {"dim": self.embedding_dim, "version": self.embedding_version},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HostOutputs:
+    """One row per text from each model the host holds; ``None`` for a model it does not."""
+
+    probs: np.ndarray | None
+    vectors: np.ndarray | None
+
+    def rows(self, start: int, stop: int) -> HostOutputs:
+        return HostOutputs(
+            probs=None if self.probs is None else self.probs[start:stop],
+            vectors=None if self.vectors is None else self.vectors[start:stop],
+        )
+
+    def split(self, sizes: Sequence[int]) -> list[HostOutputs]:
+        """Cut back into consecutive blocks of ``sizes`` rows (one per caller of a batch)."""
+        out, start = [], 0
+        for size in sizes:
+            out.append(self.rows(start, start + size))
+            start += size
+        return out
+
+    @staticmethod
+    def concat(parts: Sequence[HostOutputs]) -> HostOutputs:
+        def stack(rows: list[np.ndarray | None]) -> np.ndarray | None:
+            return None if not rows or rows[0] is None else np.vstack(rows)
+
+        return HostOutputs(probs=stack([p.probs for p in parts]), vectors=stack([p.vectors for p in parts]))
+
+
+def fitted_threads(spec: ModelSpec, cpus: float | None) -> ModelSpec:
+    """The spec with its CPU threads set to the replica's CPUs (rounded, at least 1).
+
+    Left at "every core", the two model replicas of a 2-CPU machine would each run 2 threads
+    on the same 2 cores; OpenMP threads then spin-wait on each other and both slow down by
+    several times. An explicit ``threads`` in the spec wins.
+    """
+    if spec.threads is not None or cpus is None:
+        return spec
+    return spec.model_copy(update={"threads": max(1, round(cpus))})
+
+
+def token_count(tokenizer, texts: Sequence[str]) -> int:
+    """Token usage for the OpenAI-compatible response (special tokens included)."""
+    if tokenizer is None:
+        return sum(len(t) // 4 + 1 for t in texts)
+    return sum(len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"])
+
+
+class ModelHost:
+    def __init__(
+        self, *, emotion: EmotionScorer | None = None, embedder: TextEmbedder | None = None, observe: Observer = None
+    ) -> None:
+        if emotion is None and embedder is None:
+            raise ValueError("a model host needs at least one model")
+        self.emotion = emotion
+        self.embedder = embedder
+        self.observe = observe or (lambda model, texts, seconds: None)
+
+    @classmethod
+    def load(
+        cls,
+        settings: PipelineSettings,
+        *,
+        emotion: bool = True,
+        embedding: bool = True,
+        cpus: float | None = None,
+        observe: Observer = None,
+    ) -> ModelHost:
+        """Load the chosen models with ``cpus`` worth of threads (the replica's reservation)."""
+        from inference.embedding import build_embedder
+        from inference.emotion import EmotionClassifier
+
+        emotion_model = EmotionClassifier.from_spec(fitted_threads(settings.emotion, cpus)) if emotion else None
+        embedder = None
+        if embedding:
+            local = fitted_threads(settings.embedding.local, cpus)
+            embedder = build_embedder(settings.embedding.model_copy(update={"local": local}))
+        return cls(emotion=emotion_model, embedder=embedder, observe=observe)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            labels=tuple(self.emotion.labels) if self.emotion is not None else None,
+            emotion_version=self.emotion.version if self.emotion is not None else None,
+            embedding_dim=int(self.embedder.dim) if self.embedder is not None else None,
+            embedding_version=self.embedder.version if self.embedder is not None else None,
+        )
+
+    def compute(self, texts: list[str]) -> HostOutputs:
+        """Every model this host holds over ``texts``; blocking (call it off the event loop)."""
+        probs = vectors = None
+        if self.emotion is not None:
+            started = time.perf_counter()
+            probs = self.emotion.predict_proba(texts)
+            self.observe("emotion", len(texts), time.perf_counter() - started)
+        if self.embedder is not None:
+            started = time.perf_counter()
+            vectors = self.embedder.embed(texts)
+            self.observe("embedding", len(texts), time.perf_counter() - started)
+        return HostOutputs(probs=probs, vectors=vectors)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.embedder is None:
+            raise ValueError("this model host holds no embedding model")
+        return self.embedder.embed(texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        return token_count(getattr(self.embedder, "tokenizer", None), texts)

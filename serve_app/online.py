@@ -1,0 +1,93 @@
+"""``OnlineClassifier``: what the Gateway does with texts, without Ray or HTTP.
+
+result cache -> models client (colocated host or model deployments) -> the shared
+``PostProcessor``. The Gateway holds one; the unit tier builds one over fake models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+
+from inference.cache import content_hash
+from inference.interfaces import ModelOutputs
+from inference.postprocess import Analysis, PostProcessor
+from inference.settings import PipelineSettings
+from serve_app.model_clients import ModelClient
+from serve_app.model_host import ModelInfo
+
+
+class _Vectors:
+    """An embedder over precomputed vectors (topic prototypes are embedded by the models client)."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray, version: str) -> None:
+        self._rows = dict(zip(texts, vectors, strict=True))
+        self.dim = vectors.shape[1]
+        self.version = version
+
+    def embed(self, texts):
+        return np.vstack([self._rows[t] for t in texts])
+
+
+class OnlineClassifier:
+    def __init__(self, models: ModelClient, cache, settings: PipelineSettings, metrics=None) -> None:
+        self.models = models
+        self.cache = cache
+        self.settings = settings
+        self.metrics = metrics
+        self.info: ModelInfo | None = None
+        self.model_version: str | None = None
+        self._postprocess: PostProcessor | None = None
+        self._ready_lock = asyncio.Lock()
+
+    async def ready(self) -> PostProcessor:
+        """Ask the models for their labels and versions and embed the topic prototypes, once."""
+        if self._postprocess is not None:
+            return self._postprocess
+        async with self._ready_lock:
+            if self._postprocess is None:
+                from inference.topics import load_topic_file, prototype_texts
+
+                info = await self.models.info()
+                topic_file = load_topic_file(self.settings.resolved_topics_file())
+                views = sorted({v for topic in topic_file.topics for v in prototype_texts(topic)})
+                vectors = await self.models.embed(views)
+                self.info, self.model_version = info, info.model_version
+                self._postprocess = PostProcessor.from_settings(
+                    self.settings,
+                    labels=list(info.labels or ()),
+                    embedder=_Vectors(views, vectors, info.embedding_version),
+                    topic_file=topic_file,
+                )
+        return self._postprocess
+
+    async def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:
+        """Both models' outputs per text: cached ones from the result cache, the rest computed
+        once per distinct text."""
+        await self.ready()
+        keys = [f"{self.model_version}:{content_hash(t)}" for t in texts]
+        found = self.cache.get_many(keys)
+        todo: dict[str, str] = {}
+        for key, text, hit in zip(keys, texts, found, strict=True):
+            if hit is None:
+                todo.setdefault(key, text)
+        hits = sum(1 for f in found if f is not None)
+        if self.metrics is not None and hits:
+            self.metrics.cache_hits.inc(hits)
+        if todo:
+            if self.metrics is not None:
+                self.metrics.cache_misses.inc(len(texts) - hits)
+            probs, vectors = await self.models.outputs(list(todo.values()))
+            fresh = {key: ModelOutputs(emotion_probs=probs[i], embedding=vectors[i]) for i, key in enumerate(todo)}
+            self.cache.put_many(fresh)
+            found = [f if f is not None else fresh[k] for k, f in zip(keys, found, strict=True)]
+        return found  # type: ignore[return-value]
+
+    async def analyse(self, texts: Sequence[str]) -> list[Analysis]:
+        postprocess = await self.ready()
+        outputs = await self.model_outputs(texts)
+        return postprocess.analyses(
+            np.vstack([o.emotion_probs for o in outputs]), np.vstack([o.embedding for o in outputs])
+        )

@@ -1,0 +1,118 @@
+"""Storage's domain errors, and the one place a database driver's exception becomes one of them.
+
+Nothing here imports SQLAlchemy or a driver at module level, so the HTTP error table and
+the CLI exit-code table can name these classes without loading either.
+
+Messages are written for the person who sees them: an HTTP client learns *what* failed
+("the database is unavailable"), never the connection string, host or driver text; the
+CLI names the database (password hidden) because its user is the operator. The driver's
+own words always go to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger("moodwire.storage")
+
+
+class StorageError(RuntimeError):
+    """The database failed; the whole batch was rolled back and may be retried."""
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database server cannot be reached (down, refusing connections, timing out)."""
+
+
+class DatabaseConfigError(ValueError):
+    """The database is configured wrongly: not a URL, an unknown driver, a database that does
+    not exist, credentials it refuses."""
+
+
+class SchemaNotReadyError(DatabaseConfigError):
+    """A server database has not been migrated to this version of moodwire."""
+
+
+class QueryError(ValueError):
+    """A query parameter is invalid (unknown window, bad cursor, since after until...)."""
+
+
+class UnknownTopicError(LookupError):
+    """No configured or stored topic has this key."""
+
+
+# Driver messages (psycopg2, sqlite3) that say the configuration is wrong rather than that the
+# server is down. Connection failures carry no SQLSTATE in psycopg2, so the text decides: the
+# first entry whose phrases all occur wins (a missing role also "does not exist").
+_CONFIG_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("role", "does not exist"), "the database {where} has no such user (role)"),
+    (("does not exist",), "the database {where} does not exist"),
+    (("password authentication failed",), "the database {where} refused the credentials"),
+    (("no password supplied",), "the database {where} asks for a password"),
+    (("authentication failed",), "the database {where} refused the credentials"),
+    (("unable to open database file",), "cannot open the SQLite file {where}"),
+)
+_NOT_MIGRATED = "the database schema is not migrated: run `moodwire db upgrade`"
+
+
+def _config_message(text: str) -> str | None:
+    """The configuration-error message template a driver's connection failure text matches."""
+    if any(word in text for word in ("relation", "table", "column")):
+        return None
+    return next((message for phrases, message in _CONFIG_PHRASES if all(p in text for p in phrases)), None)
+
+
+def _not_migrated(text: str) -> bool:
+    """A table or column this version needs is missing: the schema is older than the code."""
+    return (
+        "no such table" in text
+        or "no such column" in text
+        or (("relation" in text or "column" in text) and "does not exist" in text)
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """A SQLAlchemy or DB-API error (bulk writes on PostgreSQL use the raw cursor)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith(("psycopg2", "sqlite3")) or type(exc).__name__ in {"OperationalError", "DatabaseError"}
+
+
+def database_failure(exc: BaseException, *, what: str, where: str = "") -> StorageError | DatabaseConfigError:
+    """The domain error for a database driver's exception, with the driver's text logged.
+
+    ``what`` says what failed ("ingest of 3 mentions"), ``where`` names the database for
+    messages the operator reads (a URL with the password hidden, or "" to say nothing).
+    """
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    detail = f"{type(exc).__name__}: {_first_line(exc)}"
+    logger.warning("%s failed: %s", what, detail)
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    named = f" {where}" if where else ""
+    connection_level = (
+        isinstance(exc, OperationalError | InterfaceError)
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        # a raw DB-API error (bulk writes on PostgreSQL use the driver's cursor)
+        or (not isinstance(exc, DBAPIError) and type(exc).__name__ in {"OperationalError", "InterfaceError"})
+    )
+    if connection_level:
+        message = _config_message(text)
+        if message is not None:
+            return DatabaseConfigError(message.format(where=where or "").replace("  ", " ").strip())
+        if _not_migrated(text):
+            return SchemaNotReadyError(_NOT_MIGRATED)
+        return DatabaseUnavailableError(f"cannot reach the database{named}; {what} was not done")
+    if "invalid dsn" in text:  # psycopg2: an unknown ?option= in the URL
+        return DatabaseConfigError(f"the database URL{named} has an option the driver does not accept")
+    if _not_migrated(text):
+        return SchemaNotReadyError(_NOT_MIGRATED)
+    return StorageError(f"{what} failed in the database and was rolled back")

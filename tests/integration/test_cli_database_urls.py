@@ -1,0 +1,194 @@
+"""Every command that takes a database, against every bad URL: one stderr line, the table's code.
+
+The entry points run in-process (``moodwire.cli.main``, ``batch_jobs.backfill.main``,
+``batch_jobs.retopic.main``); two subprocesses check that plain ``postgresql://`` and
+``postgres://`` URLs work from the environment as a user would type them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.engine import DatabaseConfigError, database_identity, normalise_database_url
+from tests.integration.conftest import make_pg_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s3cret-pw"  # trust auth ignores it; it must never be printed
+SERVER = f"postgres:{SECRET}@127.0.0.1"
+
+BAD_URLS = {
+    # name: (URL, exit code)
+    "unreachable": (f"postgresql://{SERVER}:1/test", 1),
+    "missing-database": (f"postgresql://{SERVER}:5432/no_such_db_xyz", 2),
+    "unmigrated": (None, 2),  # a fresh empty schema, made per test
+    "not-a-url": ("not-a-url", 2),
+    "mysql": (f"mysql://u:{SECRET}@127.0.0.1/x", 2),
+    "asyncpg": (f"postgresql+asyncpg://{SERVER}:5432/test", 2),
+    "psycopg3": (f"postgresql+psycopg://{SERVER}:5432/test", 2),
+}
+
+# name: (entry point, argv before --database-url, stderr prefix); FILE is a valid input file
+COMMANDS = {
+    "db upgrade": ("moodwire", ["db", "upgrade"], "moodwire db: "),
+    "db prune": ("moodwire", ["db", "prune", "--older-than", "1"], "moodwire db: "),
+    "import": ("moodwire", ["import", "FILE"], "moodwire import: "),
+    "delete": ("moodwire", ["delete", "X"], "moodwire delete: "),
+    "aggregate": ("moodwire", ["aggregate", "--topic", "t"], "moodwire aggregate: "),
+    "trends": ("moodwire", ["trends"], "moodwire trends: "),
+    "mentions": ("moodwire", ["mentions", "--topic", "t"], "moodwire mentions: "),
+    "backfill": ("moodwire", ["backfill", "FILE"], "moodwire backfill: "),
+    "bench ingest": ("moodwire", ["bench", "ingest", "--texts", "1"], "moodwire bench: "),
+    "batch_jobs.backfill": ("backfill", ["FILE"], "backfill: "),
+    "batch_jobs.retopic": ("retopic", [], "retopic: "),
+}
+
+
+def entry_point(name: str):
+    if name == "moodwire":
+        from moodwire.cli import main
+    elif name == "backfill":
+        from batch_jobs.backfill import main
+    else:
+        from batch_jobs.retopic import main
+    return main
+
+
+@pytest.fixture()
+def fresh_schema(pg_admin):
+    """A URL (plain ``postgresql://``) on a new, empty schema: reachable but not migrated."""
+    engine, schema = make_pg_engine(pg_admin, prefix="mw_test_cli_")
+    engine.dispose()
+    yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture()
+def no_ray(monkeypatch):
+    """The jobs must fail on their database before Ray is started."""
+    import batch_jobs.backfill
+
+    def started():
+        raise AssertionError("Ray was started before the database was checked")
+
+    monkeypatch.setattr(batch_jobs.backfill, "connect_ray", started)
+    monkeypatch.delenv("MOODWIRE_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+
+
+@pytest.fixture()
+def input_file(tmp_path) -> Path:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "prices are up again", "external_id": "1"}\n', encoding="utf-8")
+    return path
+
+
+def invoke(capsys, command: str, url: str, input_file: Path) -> tuple[int, str, str]:
+    entry, argv, _ = COMMANDS[command]
+    argv = [str(input_file) if arg == "FILE" else arg for arg in argv]
+    code = entry_point(entry)([*argv, "--database-url", url])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("bad", list(BAD_URLS))
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_bad_database_url_gives_one_line_and_its_code(capsys, no_ray, input_file, request, command, bad):
+    url, expected = BAD_URLS[bad]
+    if bad == "unmigrated":
+        if command in ("db upgrade", "bench ingest"):
+            pytest.skip("upgrading an empty schema is what `db upgrade` is for; bench makes its own schema")
+        url = request.getfixturevalue("fresh_schema")
+    code, out, err = invoke(capsys, command, url, input_file)
+    assert (code, out) == (expected, ""), err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith(COMMANDS[command][2]) and "Traceback" not in err
+    assert SECRET not in err
+    if bad == "unmigrated":
+        assert "run `moodwire db upgrade`" in err
+    elif bad == "unreachable":
+        assert "cannot reach the database postgresql+psycopg2://postgres:***@127.0.0.1:1/test" in err
+    elif bad == "missing-database":
+        assert "no_such_db_xyz does not exist" in err
+    else:
+        assert "use postgresql://, postgres://, postgresql+psycopg2:// or sqlite:///PATH" in err
+
+
+def test_backfill_with_ray_unreachable_exits_1_in_seconds(capsys, pg_url, input_file, monkeypatch):
+    import ray
+
+    from batch_jobs.backfill import main
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    code = main([str(input_file), "--database-url", pg_url[0]])
+    err = capsys.readouterr().err
+    assert code == 1 and err == "backfill: cannot reach Ray at 127.0.0.1:1 (RAY_ADDRESS): Connection refused\n"
+
+
+def test_postgresql_postgres_and_psycopg2_urls_are_one_database():
+    forms = [
+        "postgresql://u:pw@db.example:5432/moodwire?options=-csearch_path%3Dx",
+        "postgres://u:pw@db.example:5432/moodwire?options=-csearch_path%3Dx",
+        "postgresql+psycopg2://u:other@db.example:5432/moodwire?options=-csearch_path%3Dx",
+    ]
+    identities = {database_identity(url) for url in forms}
+    assert identities == {"postgresql+psycopg2://u:***@db.example:5432/moodwire?options=-csearch_path%3Dx"}
+    assert database_identity(normalise_database_url(forms[0])) in identities  # an engine's URL object too
+    assert normalise_database_url("sqlite:///data/m.db").render_as_string() == "sqlite:///data/m.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not-a-url",
+        f"postgresql//postgres:{SECRET}@127.0.0.1/test",
+        f"mysql://u:{SECRET}@127.0.0.1/x",
+        f"postgresql+asyncpg://u:{SECRET}@127.0.0.1/x",
+        f"postgresql+psycopg://u:{SECRET}@127.0.0.1/x?password={SECRET}",
+    ],
+)
+def test_unusable_urls_are_refused_in_one_line_without_the_password(url):
+    with pytest.raises(DatabaseConfigError) as info:
+        normalise_database_url(url)
+    message = str(info.value)
+    assert "\n" not in message and SECRET not in message and "use postgresql://" in message
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_db_upgrade_from_the_environment_with_a_plain_url(fresh_schema, scheme):
+    url = fresh_schema.replace("postgresql://", f"{scheme}://", 1)
+    env = {**os.environ, "MOODWIRE_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "moodwire", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["database"].startswith("postgresql+psycopg2://postgres@127.0.0.1:5432/test") and out["revision"]
+
+
+def test_a_failing_command_prints_one_line_in_a_real_process():
+    """No pytest log handler here: the driver's text must not reach stderr by default."""
+    env = {k: v for k, v in os.environ.items() if k != "MOODWIRE_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "moodwire", "trends", "--database-url", BAD_URLS["unreachable"][0]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("moodwire trends: cannot reach the database")

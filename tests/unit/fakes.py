@@ -1,0 +1,54 @@
+"""Fakes behind the real interfaces (``EmotionScorer``, ``TextEmbedder``) and the settings
+that go with them, for tests that need no weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from inference.settings import PipelineSettings
+from tests.unit.conftest import EKMAN, KeywordEmbedder
+
+KEYWORDS = ["taxes", "hospital", "furious", "vote", "happy"]
+TOPICS_YAML = """\
+threshold: 0.3
+max_topics: 2
+topics:
+  - key: economy
+    description: taxes
+  - key: health
+    description: hospital
+  - key: elections
+    description: vote
+"""
+
+
+class KeywordEmotion:
+    """Deterministic emotion scores: 'furious' -> anger, 'happy' -> joy, otherwise neutral."""
+
+    labels = EKMAN
+    version = "keyword-emotion@1"
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def predict_proba(self, texts) -> np.ndarray:
+        self.calls.append(list(texts))
+        rows = np.full((len(texts), len(EKMAN)), 0.05, dtype=np.float32)
+        for row, text in zip(rows, texts, strict=True):
+            words = text.lower().split()
+            row[EKMAN.index("anger")] += 2.0 * words.count("furious")
+            row[EKMAN.index("joy")] += 2.0 * words.count("happy")
+            row[EKMAN.index("neutral")] += 0.5
+        return rows / rows.sum(axis=1, keepdims=True)
+
+
+def fake_models() -> tuple[KeywordEmotion, KeywordEmbedder]:
+    return KeywordEmotion(), KeywordEmbedder(KEYWORDS)
+
+
+def fake_settings(folder: Path) -> PipelineSettings:
+    topics = folder / "topics.yaml"
+    topics.write_text(TOPICS_YAML, encoding="utf-8")
+    return PipelineSettings(topics_file=topics)

@@ -1,0 +1,132 @@
+"""The HTTP face's one error table, and the JSON shape of every error answer (the framework's
+own included), on the Gateway's real FastAPI app and middleware; no Ray, no database."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from ray.exceptions import ActorDiedError, RayTaskError
+from ray.serve.exceptions import BackPressureError
+
+from inference.validation import InvalidTextError
+from serve_app import errors
+from serve_app.gateway import app as gateway_app
+from serve_app.gateway import guard
+from storage.errors import (
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    QueryError,
+    SchemaNotReadyError,
+    StorageError,
+    UnknownTopicError,
+)
+from storage.records import InvalidRecordError
+
+# domain error -> (status, type, Retry-After?)
+EXPECTED = [
+    (InvalidTextError(1, "is empty"), 422, "invalid_request_error", False),
+    (InvalidRecordError(0, "created_at", "is in the future"), 422, "invalid_request_error", False),
+    (errors.InvalidRequestError("no texts given"), 422, "invalid_request_error", False),
+    (QueryError("limit must be between 1 and 1000"), 422, "invalid_request_error", False),
+    (errors.TooManyTextsError("at most 2 texts per request, got 3"), 413, "invalid_request_error", False),
+    (errors.BodyTooLargeError("request body over 1024 bytes"), 413, "invalid_request_error", False),
+    (errors.AuthenticationError("missing or wrong API key"), 401, "authentication_error", False),
+    (UnknownTopicError("unknown topic 'x'"), 404, "not_found_error", False),
+    (errors.UnknownModelError("The model `x` does not exist"), 404, "invalid_request_error", False),
+    (errors.MentionNotFoundError("no stored mention has external_id 'x'"), 404, "not_found_error", False),
+    (errors.ServiceBusyError("the models are at capacity"), 503, "overloaded_error", True),
+    (BackPressureError(num_queued_requests=9, max_queued_requests=8), 503, "overloaded_error", True),
+    (ActorDiedError(), 503, "service_unavailable", True),
+    (StorageError("ingest failed in the database and was rolled back"), 503, "storage_error", True),
+    (DatabaseUnavailableError("cannot reach the database"), 503, "storage_error", True),
+    (SchemaNotReadyError("not migrated"), 503, "storage_error", True),
+    (DatabaseConfigError("the database x does not exist"), 503, "storage_error", True),
+]
+
+
+@pytest.mark.parametrize(("exc", "status", "kind", "retry"), EXPECTED, ids=lambda v: type(v).__name__)
+def test_every_domain_error_has_one_row(exc, status, kind, retry):
+    response = errors.error_response(exc, retry_after_s=7)
+    assert response.status_code == status
+    body = response.body.decode()
+    assert f'"type":"{kind}"' in body
+    assert (response.headers.get("Retry-After") == "7") is retry
+
+
+def test_a_ray_wrapped_domain_error_keeps_its_row_and_its_own_first_line():
+    try:
+        raise UnknownTopicError("unknown topic 'nosuch'")
+    except UnknownTopicError as cause:
+        wrapped = RayTaskError("query", "Traceback (most recent call last): ...", cause).as_instanceof_cause()
+    response = errors.error_response(wrapped)
+    assert response.status_code == 404 and b"unknown topic 'nosuch'" in response.body
+
+
+def test_messages_of_temporary_failures_carry_no_connection_details():
+    body = errors.error_response(ActorDiedError()).body.decode()
+    assert "restarting" in body and "Actor" not in body
+    config = errors.error_response(DatabaseConfigError("the database postgresql://u@db.internal/x does not exist"))
+    assert b"db.internal" not in config.body
+
+
+def test_an_unexpected_error_is_a_plain_500():
+    response = errors.error_response(RuntimeError("secret detail"))
+    assert response.status_code == 500 and b"secret detail" not in response.body
+
+
+@pytest.fixture(scope="module")
+def http():
+    return TestClient(gateway_app, raise_server_exceptions=False)
+
+
+def _shape(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+def test_framework_errors_answer_in_the_documented_shape(http):
+    unknown = http.get("/no/such/route")
+    assert unknown.status_code == 404 and _shape(unknown)["message"] == "Not Found"
+    method = http.get("/v1/classify")
+    assert method.status_code == 405 and _shape(method)["message"] == "Method Not Allowed"
+    # Bytes that are not UTF-8: FastAPI's own 400 "There was an error parsing the body".
+    garbled = http.post("/v1/classify", content=b'{"texts": ["\xff"]}', headers={"content-type": "application/json"})
+    assert garbled.status_code == 400 and "error parsing the body" in _shape(garbled)["message"]
+    malformed = http.post("/v1/classify", content=b'{"texts": [', headers={"content-type": "application/json"})
+    assert malformed.status_code == 422 and "malformed JSON" in _shape(malformed)["message"]
+
+
+def test_the_middleware_answers_errors_no_handler_took():
+    app = FastAPI()
+    errors.install_error_handlers(app)
+    app.middleware("http")(guard)
+
+    @app.get("/bug")
+    async def bug():
+        raise RuntimeError("a real bug with postgresql://user:pw@host/db in it")
+
+    @app.get("/gone")
+    async def gone():
+        raise ActorDiedError()
+
+    client = TestClient(app, raise_server_exceptions=False)
+    bug_response = client.get("/bug")
+    assert bug_response.status_code == 500 and "postgresql" not in bug_response.text
+    _shape(bug_response)
+    gone_response = client.get("/gone")
+    assert gone_response.status_code == 503 and gone_response.headers["Retry-After"] == "1"
+    assert _shape(gone_response)["type"] == "service_unavailable"
+
+
+def test_reads_against_an_unreachable_database_are_503_without_the_host():
+    from storage.engine import create_database_engine
+    from storage.service import AggregationService
+
+    service = AggregationService(create_database_engine("postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"))
+    with pytest.raises(DatabaseUnavailableError) as info:
+        service.trends()
+    response = errors.error_response(info.value)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert "127.0.0.1" not in response.body.decode() and "nobody" not in response.body.decode()
