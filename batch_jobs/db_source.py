@@ -62,19 +62,18 @@ def id_ranges(url: str, selection: Selection, size: int) -> list[dict]:
     from sqlalchemy import func, select
 
     from storage.engine import create_database_engine, shown_url
-    from storage.errors import database_failure, is_database_error
+    from storage.errors import database_errors
     from storage.models import Mention
 
     engine = create_database_engine(url)
     try:
-        with engine.connect() as connection:
+        with (
+            database_errors(what="selecting the mentions to backfill", where=shown_url(url)),
+            engine.connect() as connection,
+        ):
             lo, hi = connection.execute(
                 select(func.min(Mention.id), func.max(Mention.id)).where(selection.condition())
             ).one()
-    except Exception as exc:
-        if is_database_error(exc):
-            raise database_failure(exc, what="selecting the mentions to backfill", where=shown_url(url)) from exc
-        raise
     finally:
         engine.dispose()
     if lo is None:

@@ -141,7 +141,7 @@ def configure_logging() -> None:
         handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
         logger.addHandler(handler)
     level = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
-    handler.setLevel(logging.getLevelName(level) if level in logging.getLevelNamesMapping() else logging.CRITICAL + 1)
+    handler.setLevel(level if level in logging.getLevelNamesMapping() else logging.CRITICAL + 1)
 
 
 def run_command(prog: str, body: Callable[[], int | None]) -> int:

@@ -12,6 +12,8 @@ own words always go to the log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 logger = logging.getLogger("moodwire.storage")
 
@@ -116,3 +118,14 @@ def database_failure(exc: BaseException, *, what: str, where: str = "") -> Stora
     if _not_migrated(text):
         return SchemaNotReadyError(_NOT_MIGRATED)
     return StorageError(f"{what} failed in the database and was rolled back")
+
+
+@contextmanager
+def database_errors(*, what: str, where: str = "") -> Iterator[None]:
+    """Within the block, a driver's exception is raised as its domain error (``database_failure``)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_database_error(exc):
+            raise database_failure(exc, what=what, where=where) from exc
+        raise

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine
 
-from storage.errors import DatabaseConfigError, database_failure, is_database_error
+from storage.errors import DatabaseConfigError, database_errors
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -36,29 +36,20 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    except Exception as exc:
-        if is_database_error(exc):
-            raise database_failure(exc, what="the schema check", where=_where(engine)) from exc
-        raise
+    with database_errors(what="the schema check", where=_where(engine)), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     config = _config()
     try:
-        with engine.begin() as connection:
+        with database_errors(what="the schema upgrade", where=_where(engine)), engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except CommandError as exc:  # e.g. the database is at a revision this moodwire does not know
         raise DatabaseConfigError(
             f"cannot upgrade the database {_where(engine)}: {str(exc).strip().splitlines()[0]}"
         ) from exc
-    except Exception as exc:
-        if is_database_error(exc):
-            raise database_failure(exc, what="the schema upgrade", where=_where(engine)) from exc
-        raise
     return current_revision(engine)
 
 

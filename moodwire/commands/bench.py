@@ -79,16 +79,12 @@ def check_database(url: str) -> None:
     from sqlalchemy import text
 
     from storage.engine import create_database_engine, shown_url
-    from storage.errors import database_failure, is_database_error
+    from storage.errors import database_errors
 
     engine = create_database_engine(url)
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        if is_database_error(exc):
-            raise database_failure(exc, what="the bench's database check", where=shown_url(url)) from exc
-        raise
+        with database_errors(what="the bench's database check", where=shown_url(url)), engine.connect() as c:
+            c.execute(text("SELECT 1"))
     finally:
         engine.dispose()
 

@@ -192,3 +192,19 @@ def test_a_failing_command_prints_one_line_in_a_real_process():
     )
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("moodwire trends: cannot reach the database")
+
+
+def test_a_database_migrated_by_a_newer_moodwire_is_a_config_error(capsys, fresh_schema):
+    from moodwire.cli import main
+    from storage.engine import create_database_engine
+
+    assert main(["db", "upgrade", "--database-url", fresh_schema]) == 0
+    engine = create_database_engine(fresh_schema)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'ffffffff'"))
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["db", "upgrade", "--database-url", fresh_schema]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("moodwire db: cannot upgrade the database postgresql+psycopg2://") and err.count("\n") == 1
+    assert "ffffffff" in err
