@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> dict:
     from inference.loading import classifier_labels_and_version
     from inference.settings import load_pipeline_settings
     from inference.versions import pipeline_model_version
-    from storage.factory import open_service
+    from storage.factory import ready_engine
     from storage.records import RecordRules
     from storage.settings import database_url, load_storage_settings
 
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> dict:
     )
     kind, paths = ("db", []) if selection else resolve_sources(args.sources)
     url = database_url(args.database_url)
-    open_service(url).engine.dispose()  # fail fast on a bad URL; migrates the embedded SQLite
+    ready_engine(url).dispose()  # fail fast on a bad URL or schema; migrates the embedded SQLite
     ranges = id_ranges(url, selection, settings.db_range_size) if selection else []
     if selection and not ranges:
         return {"read": 0, "stored": 0, "duplicates": 0, "failed": 0, "seconds": 0.0, "texts_per_s": 0}

@@ -1,9 +1,10 @@
 """Tokenise -> windows -> length-aware sub-batches -> forward -> pool back per text.
 
-Every transformer model in moodwire runs through ``run_windowed`` so that long texts are
-never silently truncated (they become overlapping windows whose outputs are pooled) and
-short texts are never padded to the longest text of a batch (batches are sorted by token
-count and cut under a padded-token budget).
+Both local models (``EmotionClassifier.predict_proba``, ``LocalEmbedder.embed``) run
+``segment_texts`` -> ``run_segments`` -> ``mean_by_owner``, so long texts are never silently
+truncated (they become overlapping windows whose outputs are pooled) and short texts are
+never padded to the longest text of a batch (batches are sorted by token count and cut under
+a padded-token budget). This is the innermost batching layer (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from inference.config_files import ConfigError
 from inference.settings import load_pipeline_settings
 from inference.topics import load_topic_file
@@ -11,22 +13,19 @@ from storage.engine import create_database_engine, normalise_database_url, shown
 from storage.errors import DatabaseConfigError, SchemaNotReadyError
 from storage.migrate import current_revision, ensure_migrated, head_revision
 from storage.service import AggregationService
-from storage.settings import database_url, load_storage_settings
+from storage.settings import StorageSettings, database_url, load_storage_settings
 
 
-def open_service(
-    url: str | None = None, *, storage_config: Path | None = None, pipeline_config: Path | None = None
-) -> AggregationService:
-    """Embedded SQLite is migrated on first use; a server database must be upgraded explicitly.
+def ready_engine(url: str | None = None, settings: StorageSettings | None = None) -> Engine:
+    """An engine on a database at this moodwire's schema: embedded SQLite is migrated on first
+    use; a server database must be upgraded explicitly.
 
     Raises a domain error before anything else touches the database: ``DatabaseConfigError``
     (not a URL, unknown driver, no such database, refused credentials), ``SchemaNotReadyError``
     (not migrated to this version) or ``DatabaseUnavailableError`` (server unreachable).
     """
     resolved = database_url(url)
-    settings = load_storage_settings(storage_config)
-    pipeline = load_pipeline_settings(pipeline_config)
-    engine = create_database_engine(resolved, settings)
+    engine = create_database_engine(resolved, settings or load_storage_settings())
     where = shown_url(resolved)
     try:
         if normalise_database_url(resolved).get_backend_name() == "sqlite":
@@ -41,6 +40,16 @@ def open_service(
     except BaseException:  # current_revision and ensure_migrated raise domain errors already
         engine.dispose()
         raise
+    return engine
+
+
+def open_service(
+    url: str | None = None, *, storage_config: Path | None = None, pipeline_config: Path | None = None
+) -> AggregationService:
+    """The aggregation service on ``ready_engine``, with the configured topics and text limit."""
+    settings = load_storage_settings(storage_config)
+    pipeline = load_pipeline_settings(pipeline_config)
+    engine = ready_engine(url, settings)
     try:
         topic_keys = [t.key for t in load_topic_file(pipeline.resolved_topics_file()).topics]
     except ConfigError:
@@ -48,4 +57,4 @@ def open_service(
     return AggregationService(engine, settings=settings, max_text_chars=pipeline.max_text_chars, topic_keys=topic_keys)
 
 
-__all__ = ["DatabaseConfigError", "SchemaNotReadyError", "open_service"]
+__all__ = ["DatabaseConfigError", "SchemaNotReadyError", "open_service", "ready_engine"]

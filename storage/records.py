@@ -11,6 +11,7 @@ import numpy as np
 from inference.cache import content_hash
 from inference.schemas import MentionResult
 from inference.validation import DEFAULT_MAX_TEXT_CHARS, text_problem
+from storage.settings import StorageSettings
 
 
 class InvalidRecordError(ValueError):
@@ -36,12 +37,17 @@ class RecordRules:
     allowed for ``created_at``); ``max_text_chars`` is the pipeline's.
     """
 
-    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
-    future_tolerance: timedelta = timedelta(minutes=5)
+    max_text_chars: int
+    future_tolerance: timedelta
 
     @classmethod
-    def from_settings(cls, storage, *, max_text_chars: int) -> RecordRules:
+    def from_settings(cls, storage: StorageSettings, *, max_text_chars: int) -> RecordRules:
         return cls(max_text_chars=max_text_chars, future_tolerance=timedelta(seconds=storage.future_tolerance_s))
+
+    @classmethod
+    def default(cls) -> RecordRules:
+        """The rules of the default settings (tests, tools without configuration)."""
+        return cls.from_settings(StorageSettings(), max_text_chars=DEFAULT_MAX_TEXT_CHARS)
 
 
 def parse_timestamp(value: str | datetime | None, *, now: datetime, future_tolerance: timedelta) -> datetime | None:

@@ -352,3 +352,26 @@ def test_backfill_beside_the_app_writes_through_its_aggregator(served, tmp_path,
     other = tmp_path / "other.db"
     assert main([str(source), "--database-url", f"sqlite:///{other}", "--config", str(config)]) == 2
     assert "writes to" in capsys.readouterr().err  # write_through: serve refuses another database
+
+
+def test_a_killed_aggregator_answers_503_with_retry_after_never_a_bare_500(served, client):
+    """Reads behind a dead Aggregator replica: Ray's ActorDiedError goes through the error table."""
+    import ray
+
+    replicas = [
+        a for a in ray.util.list_named_actors(all_namespaces=True) if "#Aggregator#" in a["name"] and a["namespace"]
+    ]
+    assert replicas, "no Aggregator replica found"
+    for replica in replicas:
+        ray.kill(ray.get_actor(replica["name"], namespace=replica["namespace"]), no_restart=True)
+    statuses = []
+    for _ in range(20):
+        response = client.get("/v1/trends")
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            assert response.headers["Retry-After"] == "1"
+            assert response.json()["error"]["type"] in {"service_unavailable", "storage_error"}
+        time.sleep(0.2)
+    assert set(statuses) <= {200, 503}, statuses
+    wait_until_ready(served["base"])
+    assert client.get("/v1/trends").status_code == 200

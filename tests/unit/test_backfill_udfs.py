@@ -18,7 +18,7 @@ TEXTS = ["I am furious about the tax hike", "", "Polls open at 7am, go vote", "x
 @pytest.mark.slow
 def test_staged_udfs_with_the_default_models_give_the_core_pipelines_results():
     batch = {"text": np.array(TEXTS, dtype=object)}
-    batch = validate_batch(batch, rules=RecordRules())
+    batch = validate_batch(batch, rules=RecordRules.default())
     assert list(batch["error"]) == ["", "text is empty", "", ""]
     batch = AnalysisUDF(None)(EmotionUDF(None)(batch))
     core = MentionPipeline.from_settings(load_pipeline_settings())

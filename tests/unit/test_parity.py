@@ -61,7 +61,7 @@ def gateway_results(faces) -> list[dict]:
     host = ModelHost(emotion=faces["emotion"], embedder=faces["embedder"])
     online = OnlineClassifier(ColocatedModels(HostBatcher(host)), MemoryResultCache(100), faces["settings"])
     body = ClassifyRequest(items=[{"text": t} for t in TEXTS], persist=True)
-    job = validate_classify(body, rules=RecordRules(), max_texts=100, now=datetime.now(UTC))
+    job = validate_classify(body, rules=RecordRules.default(), max_texts=100, now=datetime.now(UTC))
     analyses = asyncio.run(online.analyse(job.texts))
     stored = classified_mentions(job, analyses, online.model_version)
     response = classify_response(job, analyses)["results"]
@@ -74,7 +74,7 @@ def backfill_results(faces) -> tuple[list[dict], set[str]]:
     from storage.records import RecordRules
 
     batch = {"text": np.array([*TEXTS, ""], dtype=object)}
-    batch = validate_batch(batch, rules=RecordRules())
+    batch = validate_batch(batch, rules=RecordRules.default())
     batch = ModelsUDF(str(faces["config"]))(batch)
     records, failed, _ = batch_records(batch, list(EKMAN))
     assert [reason for _, reason in failed] == ["text is empty"]
