@@ -63,9 +63,14 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     from ray import serve
 
     from serve_app.app import compose_app
+    from serve_app.config import ServeAppArgs
+    from storage.factory import ready_engine
 
     args, options = read_serve_config(config) if config is not None else ({}, {})
     application = compose_app(args, options)  # validates args before Ray starts
+    # The database too: a bad URL, an unreachable server or an unmigrated schema is one line
+    # and an exit code now, not a deployment failing inside Ray minutes later.
+    ready_engine(ServeAppArgs.model_validate(args).database_url).dispose()
     stop = threading.Event()
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.

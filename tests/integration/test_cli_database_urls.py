@@ -208,3 +208,25 @@ def test_a_database_migrated_by_a_newer_moodwire_is_a_config_error(capsys, fresh
     err = capsys.readouterr().err
     assert err.startswith("moodwire db: cannot upgrade the database postgresql+psycopg2://") and err.count("\n") == 1
     assert "ffffffff" in err
+
+
+@pytest.mark.parametrize("bad", list(BAD_URLS))
+def test_serve_checks_its_database_before_starting_ray(capsys, monkeypatch, request, bad):
+    """`moodwire serve` takes its URL from the environment (or the config's args)."""
+    import ray
+
+    url, expected = BAD_URLS[bad]
+    if bad == "unmigrated":
+        url = request.getfixturevalue("fresh_schema")
+
+    def started(*args, **kwargs):
+        raise AssertionError("Ray was started before the database was checked")
+
+    monkeypatch.setattr(ray, "init", started)
+    monkeypatch.setenv("MOODWIRE_DATABASE_URL", url)
+    from moodwire.cli import main
+
+    code = main(["serve", "--port", "1"])
+    err = capsys.readouterr().err
+    assert code == expected and err.count("\n") == 1 and err.startswith("moodwire serve: "), err
+    assert SECRET not in err and "Traceback" not in err
