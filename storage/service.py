@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,7 +18,7 @@ from sqlalchemy import Engine, bindparam, delete, select, update
 
 from inference.cache import content_hash
 from storage import ingest, queries, repository
-from storage.errors import QueryError, UnknownTopicError, database_failure, is_database_error
+from storage.errors import QueryError, UnknownTopicError, database_errors
 from storage.models import Mention, MentionEmbedding
 from storage.records import MentionRecord, PreparedMention, RecordRules, idempotency_key, parse_timestamp, prepare
 from storage.settings import StorageSettings
@@ -51,17 +50,6 @@ class _TTLCache:
         with self._lock:
             for key in [k for k in self._items if k[0] == "trends" or k[1] in topics]:
                 del self._items[key]
-
-
-@contextmanager
-def database_errors(what: str):
-    """Driver exceptions inside become ``StorageError`` and its kin (driver text to the log)."""
-    try:
-        yield
-    except Exception as exc:
-        if is_database_error(exc):
-            raise database_failure(exc, what=what) from exc
-        raise
 
 
 def parse_tz(name: str) -> ZoneInfo:
@@ -106,7 +94,7 @@ class AggregationService:
     def _write(self, writer, prepared, what: str) -> ingest.WriteReport:
         now = self.clock().astimezone(UTC).replace(tzinfo=None)
         # Bulk writes on PostgreSQL go through the raw DB-API cursor: its errors count too.
-        with database_errors(f"{what} of {len(prepared)} mentions"), self.engine.begin() as connection:
+        with database_errors(what=f"{what} of {len(prepared)} mentions"), self.engine.begin() as connection:
             report = writer(connection, prepared=prepared, now=now)
         self.cache.invalidate(report.touched_topics)
         return report
@@ -164,7 +152,7 @@ class AggregationService:
             .where(Mention.id == bindparam("mention_id"), Mention.processing_status != "done")
             .values(processing_status="failed", error=bindparam("reason"))
         )
-        with database_errors("marking failed mentions"), self.engine.begin() as connection:
+        with database_errors(what="marking failed mentions"), self.engine.begin() as connection:
             result = connection.execute(statement, [{"mention_id": i, "reason": r[:2000]} for i, r in failures])
         return result.rowcount
 
@@ -190,7 +178,7 @@ class AggregationService:
         }
 
     def delete(self, external_ids: Sequence[str]) -> list[str]:
-        with database_errors("delete"), self.engine.begin() as connection:
+        with database_errors(what="delete"), self.engine.begin() as connection:
             deleted, topics = ingest.delete_by_external_ids(connection, external_ids=external_ids)
         self.cache.invalidate(topics)
         return deleted
@@ -199,7 +187,7 @@ class AggregationService:
         """Drop texts and embeddings of old mentions; rollups (and so aggregates) stay."""
         cutoff = (self.clock() - timedelta(days=older_than_days)).astimezone(UTC).replace(tzinfo=None)
         old_ids = select(Mention.id).where(Mention.created_at < cutoff)
-        with database_errors("prune"), self.engine.begin() as connection:
+        with database_errors(what="prune"), self.engine.begin() as connection:
             embeddings = connection.execute(delete(MentionEmbedding).where(MentionEmbedding.mention_id.in_(old_ids)))
             texts = connection.execute(
                 update(Mention).where(Mention.created_at < cutoff, Mention.text.is_not(None)).values(text=None)
@@ -208,7 +196,7 @@ class AggregationService:
 
     # -- reads --------------------------------------------------------------------------------
     def topics(self) -> list[dict]:
-        with database_errors("reading topics"), self.engine.connect() as connection:
+        with database_errors(what="reading topics"), self.engine.connect() as connection:
             stored = {key: (count, latest) for key, count, latest in repository.known_topics(connection)}
         return [
             {
@@ -225,13 +213,13 @@ class AggregationService:
     def _check_topic(self, topic: str) -> None:
         if topic in self.configured_topics or topic in self._seen_topics:
             return
-        with database_errors("reading topics"), self.engine.connect() as connection:
+        with database_errors(what="reading topics"), self.engine.connect() as connection:
             if not repository.topic_exists(connection, topic=topic):
                 raise UnknownTopicError(f"unknown topic {topic!r}")
         self._seen_topics.add(topic)  # topics only disappear if every mention is deleted
 
     def _series(self, topic: str, window: str, since: datetime, until: datetime, zone: ZoneInfo):
-        with database_errors("reading aggregates"), self.engine.connect() as connection:
+        with database_errors(what="reading aggregates"), self.engine.connect() as connection:
             return queries.bucket_series(
                 connection,
                 topic=topic,
@@ -347,7 +335,7 @@ class AggregationService:
         if sentiment is not None and sentiment not in {"positive", "neutral", "negative"}:
             raise QueryError("sentiment must be positive, neutral or negative")
         self._check_topic(topic)
-        with database_errors("reading mentions"), self.engine.connect() as connection:
+        with database_errors(what="reading mentions"), self.engine.connect() as connection:
             items, next_cursor = queries.mentions_page(
                 connection,
                 topic=topic,
