@@ -16,12 +16,24 @@ from pathlib import Path
 import numpy as np
 
 from batch_jobs.metrics import BackfillMetrics
+from inference.heads import SENTIMENT_LABELS
+from inference.language import UND
 from inference.postprocess import Analysis, emotion_results
 from inference.schemas import MentionResult, SentimentResult, TopicScore
 from storage.records import MentionRecord, RecordRules, record_problem
 
 # What the model stages add to a batch: one row per input row (zeros where ``error`` is set).
-RESULT_COLUMNS = ("emotion_probs", "embedding", "sentiment_label", "sentiment_score", "topic_keys", "topic_scores")
+RESULT_COLUMNS = (
+    "emotion_probs",
+    "embedding",
+    "sentiment_label",
+    "sentiment_score",
+    "sentiment_scores",
+    "topic_keys",
+    "topic_scores",
+    "language",
+    "language_supported",
+)
 
 
 def _optional(batch: dict, column: str, index: int) -> str | None:
@@ -94,8 +106,12 @@ def result_columns(analyses: list[Analysis], ok: np.ndarray, dim: int) -> dict[s
         "embedding": np.zeros((rows, dim), dtype=np.float32),
         "sentiment_label": np.array([""] * rows, dtype=object),
         "sentiment_score": np.zeros(rows, dtype=np.float64),
+        # the sentiment head's (negative, neutral, positive) probabilities; NaN: no head in use
+        "sentiment_scores": np.full((rows, len(SENTIMENT_LABELS)), np.nan, dtype=np.float64),
         "topic_keys": np.empty(rows, dtype=object),
         "topic_scores": np.empty(rows, dtype=object),
+        "language": np.array([UND] * rows, dtype=object),
+        "language_supported": np.ones(rows, dtype=bool),
     }
     for i in range(rows):
         columns["topic_keys"][i], columns["topic_scores"][i] = [], []
@@ -104,9 +120,20 @@ def result_columns(analyses: list[Analysis], ok: np.ndarray, dim: int) -> dict[s
         columns["embedding"][i] = analysis.embedding
         columns["sentiment_label"][i] = result.sentiment.label
         columns["sentiment_score"][i] = result.sentiment.score
+        if result.sentiment.scores is not None:
+            columns["sentiment_scores"][i] = [result.sentiment.scores[name] for name in SENTIMENT_LABELS]
         columns["topic_keys"][i] = [t.key for t in result.topics]
         columns["topic_scores"][i] = [t.score for t in result.topics]
+        columns["language"][i] = result.language
+        columns["language_supported"][i] = result.language_supported
     return columns
+
+
+def _sentiment_scores(batch: dict, index: int) -> dict[str, float] | None:
+    values = np.asarray(batch["sentiment_scores"][index], dtype=np.float64)
+    if np.isnan(values).any():
+        return None
+    return {name: float(v) for name, v in zip(SENTIMENT_LABELS, values, strict=True)}
 
 
 def result_from_columns(batch: dict, index: int, labels: list[str]) -> MentionResult:
@@ -115,17 +142,21 @@ def result_from_columns(batch: dict, index: int, labels: list[str]) -> MentionRe
     return MentionResult(
         emotion=emotion_results(labels, probs)[0],
         sentiment=SentimentResult(
-            label=str(batch["sentiment_label"][index]), score=float(batch["sentiment_score"][index])
+            label=str(batch["sentiment_label"][index]),
+            score=float(batch["sentiment_score"][index]),
+            scores=_sentiment_scores(batch, index),
         ),
         topics=[
             TopicScore(key=str(k), score=float(s))
             for k, s in zip(list(batch["topic_keys"][index]), list(batch["topic_scores"][index]), strict=True)
         ],
+        language=str(batch["language"][index]),
+        language_supported=bool(batch["language_supported"][index]),
     )
 
 
 class AnalysisUDF:
-    """Embeddings, then sentiment and topics from both models' outputs."""
+    """Embeddings, then sentiment, topics and language from the texts and both models' outputs."""
 
     def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
         from inference.embedding import build_embedder
@@ -139,8 +170,10 @@ class AnalysisUDF:
         if threads is not None and embedding.backend == "local":
             embedding = embedding.model_copy(update={"local": with_threads(embedding.local, threads)})
         self.embedder = build_embedder(embedding)
-        self.model_version = model_version(emotion_version(settings.emotion), self.embedder.version)
         self.postprocess = PostProcessor.from_settings(settings, labels=labels, embedder=self.embedder)
+        self.model_version = model_version(
+            emotion_version(settings.emotion), self.embedder.version, self.postprocess.language_version
+        )
 
     def __call__(self, batch: dict) -> dict:
         ok = _valid(batch)
@@ -150,7 +183,7 @@ class AnalysisUDF:
             texts = [t for t, good in zip(batch["text"], ok, strict=True) if good]
             embedded = self.embedder.embed(texts)
             dim = embedded.shape[1]
-            analyses = self.postprocess.analyses(np.asarray(batch["emotion_probs"])[ok], embedded)
+            analyses = self.postprocess.analyses(texts, probs=np.asarray(batch["emotion_probs"])[ok], vectors=embedded)
         batch.update(result_columns(analyses, ok, dim))
         batch["model_version"] = np.array([self.model_version] * len(ok), dtype=object)
         return batch

@@ -9,6 +9,7 @@ import torch
 
 from inference.batching import mean_by_owner, run_segments, segment_texts
 from inference.device import configure_threads, place_model
+from inference.heads import OutputLayout
 from inference.loading import load_sequence_classifier
 from inference.postprocess import emotion_results
 from inference.schemas import EmotionResult
@@ -17,11 +18,13 @@ from inference.versions import precision_suffix
 
 
 class EmotionClassifier:
-    """Full label distribution per text, in the checkpoint's ``id2label`` order.
+    """Full output distribution per text, in the checkpoint's ``id2label`` order.
 
     Single-label checkpoints give a softmax (sums to 1); checkpoints whose config says
-    ``multi_label_classification`` give independent sigmoids. Long texts are split into
-    overlapping windows and their probabilities averaged.
+    ``multi_label_classification`` give independent sigmoids. A checkpoint with a sentiment
+    head (``inference.heads``) gives each head its own softmax in the same row, so both come
+    from one forward pass. Long texts are split into overlapping windows and their
+    probabilities averaged.
     """
 
     def __init__(self, model, tokenizer, spec: ModelSpec, *, version: str) -> None:
@@ -33,6 +36,8 @@ class EmotionClassifier:
         self.tokenizer = tokenizer
         config = model.config
         self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
+        self.layout = OutputLayout.of(self.labels)
+        self._groups = [torch.tensor(cols) for cols in self.layout.groups()]
         self.multi_label = config.problem_type == "multi_label_classification"
         model_limit = min(
             getattr(config, "max_position_embeddings", 512) - _position_offset(config),
@@ -50,11 +55,19 @@ class EmotionClassifier:
         logits = self.model(
             input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
         ).logits.float()
-        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+        if len(self._groups) == 1:
+            return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+        probs = torch.empty_like(logits)
+        emotion, sentiment = self._groups
+        probs[:, emotion] = (
+            torch.sigmoid(logits[:, emotion]) if self.multi_label else torch.softmax(logits[:, emotion], -1)
+        )
+        probs[:, sentiment] = torch.softmax(logits[:, sentiment], dim=-1)
+        return probs
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), len(labels))`` probabilities."""
+        """``(len(texts), len(labels))`` probabilities (every head's columns)."""
         if not texts:
             return np.empty((0, len(self.labels)), dtype=np.float32)
         segments = segment_texts(self.tokenizer, texts, max_tokens=self.max_tokens, overlap=self.spec.window_overlap)

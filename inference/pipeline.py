@@ -42,7 +42,7 @@ class MentionPipeline:
         self.topics = postprocess.topics
         self.max_text_chars = max_text_chars
         self.cache: LRUCache[ModelOutputs] = LRUCache(cache_size)
-        self.model_version = model_version(emotion.version, embedder.version)
+        self.model_version = model_version(emotion.version, embedder.version, postprocess.language_version)
 
     @classmethod
     def from_models(
@@ -107,7 +107,7 @@ class MentionPipeline:
         outputs = self.model_outputs(texts)
         probs = np.vstack([o.emotion_probs for o in outputs])
         vectors = np.vstack([o.embedding for o in outputs])
-        return self.postprocess.analyses(probs, vectors)
+        return self.postprocess.analyses(texts, probs=probs, vectors=vectors)
 
     def classify(self, texts: Sequence[str]) -> list[MentionResult]:
         return [a.result for a in self.analyse(texts)]

@@ -13,13 +13,15 @@ import numpy as np
 
 from inference.emotion import EmotionClassifier
 from inference.goemotions import read_split
+from inference.heads import SENTIMENT_LABELS as HEAD_SENTIMENT_LABELS
 from inference.interfaces import TextEmbedder
 from inference.metrics import macro_f1, top1_macro_f1
-from inference.sentiment import SentimentRule
+from inference.sentiment import SentimentScorer
 from inference.topics import TopicScorer, load_topic_file
+from inference.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
-SENTIMENT_LABELS = ["negative", "neutral", "positive"]
+SENTIMENT_LABELS = list(HEAD_SENTIMENT_LABELS)
 
 
 def read_labelled(path: Path) -> tuple[list[str], list[str]]:
@@ -28,17 +30,51 @@ def read_labelled(path: Path) -> tuple[list[str], list[str]]:
     return [row[1] for row in rows], [row[0] for row in rows]
 
 
-def sentiment_macro_f1(emotion: EmotionClassifier, rule: SentimentRule, path: Path | None = None) -> float:
+# Hand-written sentiment checks of the kinds moodwire is judged on (file name -> figure name).
+SENTIMENT_CHECKS = {
+    "sentiment_tweets.tsv": "sentiment_tweets_macro_f1",
+    "sentiment_service.tsv": "sentiment_service_macro_f1",
+    "sentiment_politics.tsv": "sentiment_politics_macro_f1",
+    "sentiment_general.tsv": "sentiment_general_macro_f1",
+}
+
+
+def sentiment_macro_f1(emotion: EmotionClassifier, scorer: SentimentScorer, path: Path | None = None) -> float:
+    """Macro-F1 of ``scorer`` (the configured sentiment method) on a labelled check file."""
     texts, gold = read_labelled(path or CHECKS_DIR / "sentiment_tweets.tsv")
-    predicted = [r.label for r in rule.results(emotion.predict_proba(texts))]
+    return sentiment_f1_of(emotion, scorer, texts, gold)
+
+
+def sentiment_f1_of(emotion: EmotionClassifier, scorer: SentimentScorer, texts: list[str], gold: list[str]) -> float:
+    predicted = [r.label for r in scorer.results(emotion.predict_proba(texts))]
     index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
     return macro_f1([index[p] for p in predicted], [index[g] for g in gold], len(SENTIMENT_LABELS))
+
+
+def tweeteval_figures(emotion: EmotionClassifier, scorer: SentimentScorer, folder: Path) -> dict[str, float]:
+    """Dev figures on TweetEval's ``val`` parts (the parts training holds out)."""
+    sentiment = read_tweeteval(folder / "sentiment", "val", {}, SENTIMENT_LABELS)
+    emotions = read_tweeteval(
+        folder / "emotion", "val", TWEET_EMOTION_TO_EKMAN, sorted(set(TWEET_EMOTION_TO_EKMAN.values()))
+    )
+    return {
+        "tweeteval_sentiment_val_macro_f1": sentiment_f1_of(
+            emotion, scorer, sentiment.texts, [SENTIMENT_LABELS[ids[0]] for ids in sentiment.labels]
+        ),
+        "tweeteval_emotion_val_macro_f1": emotion_f1_of(
+            emotion, emotions.texts, [emotions.label_names[ids[0]] for ids in emotions.labels]
+        ),
+    }
 
 
 def emotion_tweets_macro_f1(emotion: EmotionClassifier, path: Path | None = None) -> float:
     """Out-of-domain tweets; 'love' counts as joy. Scored over the labels the file uses."""
     texts, gold = read_labelled(path or CHECKS_DIR / "emotion_tweets.tsv")
-    gold = ["joy" if g == "love" else g for g in gold]
+    return emotion_f1_of(emotion, texts, ["joy" if g == "love" else g for g in gold])
+
+
+def emotion_f1_of(emotion: EmotionClassifier, texts: list[str], gold: list[str]) -> float:
+    """Top-1 macro-F1 over the labels ``gold`` uses; any other prediction counts as wrong."""
     labels = sorted(set(gold))
     predicted = [r.label for r in emotion.classify(texts)]
     index = {label: i for i, label in enumerate(labels)}
@@ -47,7 +83,16 @@ def emotion_tweets_macro_f1(emotion: EmotionClassifier, path: Path | None = None
     return float(np.mean(per_label[:other]))
 
 
+# Hand-written news topic checks, both scored against news_topics.yaml (file name -> figure
+# name): one-sentence items, and wire-style headlines with snippets and cross-over stories.
+TOPIC_CHECKS = {
+    "news_topics.tsv": "news_topic_accuracy",
+    "news_snippets.tsv": "news_snippets_topic_accuracy",
+}
+
+
 def topic_accuracy(embedder: TextEmbedder, topics: Path | None = None, path: Path | None = None) -> float:
+    """Share of ``path``'s texts (default news_topics.tsv) whose first selected topic is the label."""
     scorer = TopicScorer(load_topic_file(topics or CHECKS_DIR / "news_topics.yaml"), embedder)
     texts, gold = read_labelled(path or CHECKS_DIR / "news_topics.tsv")
     picked = scorer.select(scorer.scores(embedder.embed(texts)))
@@ -56,7 +101,31 @@ def topic_accuracy(embedder: TextEmbedder, topics: Path | None = None, path: Pat
 
 def goemotions_macro_f1(emotion: EmotionClassifier, data_dir: Path, split: str = "dev") -> float:
     data = read_split(data_dir, split)
-    index = {label: i for i, label in enumerate(emotion.labels)}
-    predicted = emotion.predict_proba(data.texts).argmax(axis=1).tolist()
+    labels = list(emotion.layout.emotion_labels)
+    index = {label: i for i, label in enumerate(labels)}
+    predicted = emotion.layout.emotion(emotion.predict_proba(data.texts)).argmax(axis=1).tolist()
     gold = [{index[data.label_names[i]] for i in ids} for ids in data.labels]
-    return top1_macro_f1(predicted, gold, len(emotion.labels))[0]
+    return top1_macro_f1(predicted, gold, len(labels))[0]
+
+
+def language_hits(path: Path | None = None) -> tuple[list[bool], list[str]]:
+    """Per text of our language check: whether the detected language is the label, and the label."""
+    from inference.language import LanguageDetector
+
+    texts, gold = read_labelled(path or CHECKS_DIR / "languages.tsv")
+    return [p == g for p, g in zip(LanguageDetector().detect(texts), gold, strict=True)], gold
+
+
+def language_accuracy(path: Path | None = None) -> float:
+    """Share of our short hand-written texts (7 languages, and ``und`` for emoji-only and very
+    short ones) whose detected language is the label; ``und`` for a text in a language counts
+    as wrong."""
+    hits, _ = language_hits(path)
+    return float(np.mean(hits))
+
+
+def language_accuracy_per_language(path: Path | None = None) -> dict[str, float]:
+    hits, gold = language_hits(path)
+    return {
+        label: float(np.mean([h for h, g in zip(hits, gold, strict=True) if g == label])) for label in sorted(set(gold))
+    }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SentimentLabel = Literal["positive", "neutral", "negative"]
+UNDETERMINED_LANGUAGE = "und"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +17,27 @@ class EmotionResult:
 
 @dataclass(frozen=True, slots=True)
 class SentimentResult:
+    """``score`` = p(positive) - p(negative) from a sentiment head, or the valence rule's
+    score; ``scores`` holds the head's three probabilities (``None`` under the valence rule)."""
+
     label: SentimentLabel
     score: float
+    scores: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"label": self.label, "score": self.score}
+        if self.scores is not None:
+            data["scores"] = dict(self.scores)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SentimentResult:
+        scores = data.get("scores")
+        return cls(
+            label=data["label"],
+            score=float(data["score"]),
+            scores={k: float(v) for k, v in scores.items()} if scores is not None else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +51,24 @@ class MentionResult:
     emotion: EmotionResult
     sentiment: SentimentResult
     topics: list[TopicScore] = field(default_factory=list)
+    language: str = UNDETERMINED_LANGUAGE
+    language_supported: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MentionResult:
         return cls(
             emotion=EmotionResult(label=data["emotion"]["label"], scores=dict(data["emotion"]["scores"])),
-            sentiment=SentimentResult(label=data["sentiment"]["label"], score=float(data["sentiment"]["score"])),
+            sentiment=SentimentResult.from_dict(data["sentiment"]),
             topics=[TopicScore(key=t["key"], score=float(t["score"])) for t in data["topics"]],
+            language=data.get("language") or UNDETERMINED_LANGUAGE,
+            language_supported=bool(data.get("language_supported", True)),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "emotion": {"label": self.emotion.label, "scores": dict(self.emotion.scores)},
-            "sentiment": {"label": self.sentiment.label, "score": self.sentiment.score},
+            "sentiment": self.sentiment.to_dict(),
             "topics": [{"key": t.key, "score": t.score} for t in self.topics],
+            "language": self.language,
+            "language_supported": self.language_supported,
         }

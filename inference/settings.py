@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inference.config_files import load_config
+from inference.language import COMMON_LANGUAGES, UND, is_language_code
 from inference.loading import DEFAULT_EMOTION_MODEL, PACKAGED_MINILM
 from inference.validation import DEFAULT_MAX_TEXT_CHARS
 
@@ -87,8 +88,13 @@ class EmbeddingSettings(_Strict):
 
 
 class SentimentSettings(_Strict):
-    """Sentiment is derived from the emotion distribution: score = sum(valence * p)."""
+    """``head``: the emotion model's trained sentiment head, score = p(positive) - p(negative).
+    ``valence``: derived from the emotion distribution, score = sum(valence * p), cut at the
+    thresholds (for emotion checkpoints without a sentiment head)."""
 
+    method: Literal["head", "valence"] = Field(
+        default="head", description="head: the emotion model's sentiment head; valence: the emotion-valence rule"
+    )
     valence: dict[str, float] = {
         "anger": -1.0,
         "disgust": -1.0,
@@ -116,6 +122,25 @@ class PipelineSettings(_Strict):
     topics_file: Path | None = Field(default=None, description="default: configs/topics.yaml")
     cache_size: int = Field(default=10_000, ge=0)
     max_text_chars: int = Field(default=DEFAULT_MAX_TEXT_CHARS, ge=1)
+    detect_language: bool = Field(default=True, description="false: every result is 'und' (speed measurements)")
+    supported_languages: list[str] = Field(
+        default=["en"], min_length=1, description="ISO 639-1 codes the models are meant for; 'und' always is"
+    )
+    rollup_languages: Literal["supported", "all"] = Field(
+        default="supported", description="supported: mentions in other languages stay out of topic rollups"
+    )
+
+    @field_validator("supported_languages")
+    @classmethod
+    def _language_codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if code == UND:
+                raise ValueError("'und' is always supported; list ISO 639-1 codes only")
+            if not is_language_code(code):
+                raise ValueError(f"{code!r} is not a lower-case ISO 639-1 code (two letters, such as 'en')")
+            if code not in COMMON_LANGUAGES:
+                raise ValueError(f"{code!r} is not a language the detector tells apart ({', '.join(COMMON_LANGUAGES)})")
+        return list(dict.fromkeys(codes))
 
     def resolved_topics_file(self) -> Path:
         return self.topics_file or project_configs_dir() / "topics.yaml"

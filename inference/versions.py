@@ -6,20 +6,41 @@ find mentions classified by older models, so they must match what loaded models 
 
 from __future__ import annotations
 
+from inference.language import VERSION_PREFIX, detector_version
 from inference.loading import classifier_labels_and_version
 from inference.settings import EmbeddingSettings, ModelSpec, OpenAIEmbeddingSettings, PipelineSettings
 
 VERSION_SEPARATOR = "+"
 
 
-def model_version(emotion_version: str, embedding_version: str) -> str:
-    """The one composition of a mention's ``model_version``: both models' versions."""
-    return f"{emotion_version}{VERSION_SEPARATOR}{embedding_version}"
+def model_version(emotion_version: str, embedding_version: str, language_version: str | None = None) -> str:
+    """The one composition of a mention's ``model_version``: both models' versions, then the
+    language detector's when detection is on (``emotion+embedding+lang:py3langid-0.4.0:r1``).
+
+    The supported languages are not part of it: whether a language is supported is decided
+    from the stored language under the current settings, so changing the list re-processes
+    nothing (``moodwire db rebuild-rollups`` recounts the rollups).
+    """
+    parts = [emotion_version, embedding_version] + ([language_version] if language_version else [])
+    return VERSION_SEPARATOR.join(parts)
+
+
+def models_part(stored_model_version: str | None) -> str:
+    """A stored ``model_version`` without the language detector's part."""
+    stored = stored_model_version or ""
+    head, separator, _ = stored.rpartition(VERSION_SEPARATOR + VERSION_PREFIX)
+    return head if separator else stored
 
 
 def embedded_by(stored_model_version: str | None, embedding_version: str) -> bool:
-    """Whether a stored ``model_version`` used this embedding model (its vectors compare)."""
-    return (stored_model_version or "").endswith(VERSION_SEPARATOR + embedding_version)
+    """Whether a stored ``model_version`` used this embedding model (its vectors compare),
+    whether or not its language was detected."""
+    return models_part(stored_model_version).endswith(VERSION_SEPARATOR + embedding_version)
+
+
+def language_version(settings: PipelineSettings) -> str | None:
+    """The language detector's part of the model version; None when detection is off."""
+    return detector_version() if settings.detect_language else None
 
 
 def precision_suffix(spec_dtype: str, runtime: str = "torch") -> str:
@@ -55,5 +76,7 @@ def emotion_version(spec: ModelSpec) -> str:
 
 
 def pipeline_model_version(settings: PipelineSettings) -> str:
-    """``emotion version + embedding version``, as ``MentionPipeline.model_version``."""
-    return model_version(emotion_version(settings.emotion), embedding_version(settings.embedding))
+    """``emotion version + embedding version [+ detector version]``, as ``MentionPipeline.model_version``."""
+    return model_version(
+        emotion_version(settings.emotion), embedding_version(settings.embedding), language_version(settings)
+    )

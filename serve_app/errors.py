@@ -22,7 +22,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.validation import InvalidTextError
-from storage.errors import DatabaseConfigError, QueryError, StorageError, UnknownTopicError
+from storage.errors import DatabaseConfigError, InvalidLanguageError, QueryError, StorageError, UnknownTopicError
 from storage.records import InvalidRecordError
 
 logger = logging.getLogger("moodwire.http")
@@ -83,6 +83,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorSpec] = {
     InvalidTextError: ErrorSpec(422, "invalid_request_error"),
     InvalidRecordError: ErrorSpec(422, "invalid_request_error"),
     InvalidRequestError: ErrorSpec(422, "invalid_request_error"),
+    InvalidLanguageError: ErrorSpec(400, "invalid_request_error", "invalid_language"),
     QueryError: ErrorSpec(422, "invalid_request_error"),
     RequestValidationError: ErrorSpec(422, "invalid_request_error"),
     TooManyTextsError: ErrorSpec(413, "invalid_request_error", "too_many_texts"),

@@ -242,6 +242,8 @@ class Gateway:
         source: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        language: str | None = None,
+        include_unsupported: bool = False,
     ) -> dict:
         kwargs = {
             "topic": topic,
@@ -252,6 +254,8 @@ class Gateway:
             "source": source,
             "limit": limit,
             "cursor": cursor,
+            "language": language,
+            "include_unsupported": include_unsupported,
         }
         return await self.aggregator.query.remote("mentions", kwargs)
 

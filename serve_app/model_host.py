@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.heads import OutputLayout
 from inference.interfaces import EmotionScorer, TextEmbedder
 from inference.settings import ModelSpec, PipelineSettings
 from inference.versions import model_version
@@ -43,14 +44,21 @@ class ModelInfo:
 
     @property
     def model_version(self) -> str:
+        """Both models' versions; a stored mention's version adds the language detector's
+        (``OnlineClassifier.model_version``)."""
         if self.emotion_version is None or self.embedding_version is None:
             raise ValueError("a mention's model version needs both models")
         return model_version(self.emotion_version, self.embedding_version)
 
     def as_dict(self) -> dict:
         """The ``/readyz`` form."""
+        layout = OutputLayout.of(self.labels or ())
         return {
-            "emotion": {"labels": list(self.labels or ()), "version": self.emotion_version},
+            "emotion": {
+                "labels": list(layout.emotion_labels),
+                "sentiment_head": layout.has_sentiment_head,
+                "version": self.emotion_version,
+            },
             "embedding": {"dim": self.embedding_dim, "version": self.embedding_version},
         }
 

@@ -15,6 +15,7 @@ from inference.cache import content_hash
 from inference.interfaces import ModelOutputs
 from inference.postprocess import Analysis, PostProcessor
 from inference.settings import PipelineSettings
+from inference.versions import model_version
 from serve_app.model_clients import ModelClient
 from serve_app.model_host import ModelInfo
 
@@ -43,24 +44,30 @@ class OnlineClassifier:
         self._ready_lock = asyncio.Lock()
 
     async def ready(self) -> PostProcessor:
-        """Ask the models for their labels and versions and embed the topic prototypes, once."""
+        """Ask the models for their labels and versions, embed the topic prototypes and load the
+        language detector, once."""
         if self._postprocess is not None:
             return self._postprocess
         async with self._ready_lock:
             if self._postprocess is None:
-                from inference.topics import load_topic_file, prototype_texts
+                from inference.topics import load_topic_file, scoring_texts
 
                 info = await self.models.info()
                 topic_file = load_topic_file(self.settings.resolved_topics_file())
-                views = sorted({v for topic in topic_file.topics for v in prototype_texts(topic)})
+                views = sorted(set(scoring_texts(topic_file)))
                 vectors = await self.models.embed(views)
-                self.info, self.model_version = info, info.model_version
-                self._postprocess = PostProcessor.from_settings(
+                postprocess = await asyncio.to_thread(  # loads the language detector: ~1 s, off the loop
+                    PostProcessor.from_settings,
                     self.settings,
                     labels=list(info.labels or ()),
                     embedder=_Vectors(views, vectors, info.embedding_version),
                     topic_file=topic_file,
                 )
+                self.info = info
+                self.model_version = model_version(
+                    info.emotion_version, info.embedding_version, postprocess.language_version
+                )
+                self._postprocess = postprocess
         return self._postprocess
 
     async def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:
@@ -89,5 +96,7 @@ class OnlineClassifier:
         postprocess = await self.ready()
         outputs = await self.model_outputs(texts)
         return postprocess.analyses(
-            np.vstack([o.emotion_probs for o in outputs]), np.vstack([o.embedding for o in outputs])
+            texts,
+            probs=np.vstack([o.emotion_probs for o in outputs]),
+            vectors=np.vstack([o.embedding for o in outputs]),
         )

@@ -39,6 +39,12 @@ class QueryError(ValueError):
     """A query parameter is invalid (unknown window, bad cursor, since after until...)."""
 
 
+class InvalidLanguageError(QueryError):
+    """A language filter that is not an ISO 639-1 code or ``und``."""
+
+    param = "language"
+
+
 class UnknownTopicError(LookupError):
     """No configured or stored topic has this key."""
 

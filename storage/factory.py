@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from inference.config_files import ConfigError
+from inference.language import LanguagePolicy
 from inference.settings import load_pipeline_settings
 from inference.topics import load_topic_file
 from storage.engine import create_database_engine, normalise_database_url, shown_url
@@ -46,7 +47,8 @@ def ready_engine(url: str | None = None, settings: StorageSettings | None = None
 def open_service(
     url: str | None = None, *, storage_config: Path | None = None, pipeline_config: Path | None = None
 ) -> AggregationService:
-    """The aggregation service on ``ready_engine``, with the configured topics and text limit."""
+    """The aggregation service on ``ready_engine``, with the configured topics, text limit and
+    language policy (supported languages, what the rollups count)."""
     settings = load_storage_settings(storage_config)
     pipeline = load_pipeline_settings(pipeline_config)
     engine = ready_engine(url, settings)
@@ -54,7 +56,13 @@ def open_service(
         topic_keys = [t.key for t in load_topic_file(pipeline.resolved_topics_file()).topics]
     except ConfigError:
         topic_keys = []
-    return AggregationService(engine, settings=settings, max_text_chars=pipeline.max_text_chars, topic_keys=topic_keys)
+    return AggregationService(
+        engine,
+        settings=settings,
+        max_text_chars=pipeline.max_text_chars,
+        topic_keys=topic_keys,
+        language_policy=LanguagePolicy.from_settings(pipeline),
+    )
 
 
 __all__ = ["DatabaseConfigError", "SchemaNotReadyError", "open_service", "ready_engine"]

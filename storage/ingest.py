@@ -1,7 +1,10 @@
 """Writing mentions: idempotent classified ingest, raw import and deletion, rollups in step.
 
 Each function runs inside the caller's transaction, so the mention rows, their topics and
-embeddings and the rollups always change together or not at all.
+embeddings and the rollups always change together or not at all. Whether a classified
+mention counts in the rollups is decided once, when it is written, by the language policy
+(``inference.language.LanguagePolicy``), and recorded in ``mentions.in_rollups``: a delete
+or a re-processing subtracts exactly what was added, whatever the settings are now.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from inference.language import LanguagePolicy
 from storage import repository
 from storage.records import PreparedMention, embedding_bytes
 from storage.rollups import Contribution, RollupDelta
@@ -27,7 +31,7 @@ class WriteReport:
     touched_topics: set[str] = field(default_factory=set)
 
 
-def _result_columns(p: PreparedMention) -> dict:
+def _result_columns(p: PreparedMention, policy: LanguagePolicy) -> dict:
     result = p.record.result
     assert result is not None
     return {
@@ -35,13 +39,17 @@ def _result_columns(p: PreparedMention) -> dict:
         "error": None,
         "sentiment_score": result.sentiment.score,
         "sentiment_label": result.sentiment.label,
+        "sentiment_scores": dict(result.sentiment.scores) if result.sentiment.scores is not None else None,
         "emotion_label": result.emotion.label,
         "emotion_scores": dict(result.emotion.scores),
         "model_version": p.record.model_version,
+        "language": result.language,
+        "in_rollups": policy.counts_in_rollups(result.language),
     }
 
 
-def _new_row(p: PreparedMention, now: datetime, *, classified: bool) -> dict:
+def _new_row(p: PreparedMention, now: datetime, *, policy: LanguagePolicy | None = None) -> dict:
+    """A mention row; classified (with its results) when a ``policy`` decides its rollups."""
     row = {
         "external_id": p.record.external_id,
         "idempotency_key": p.idempotency_key,
@@ -57,9 +65,12 @@ def _new_row(p: PreparedMention, now: datetime, *, classified: bool) -> dict:
         "emotion_label": None,
         "emotion_scores": None,
         "model_version": None,
+        "language": None,
+        "sentiment_scores": None,
+        "in_rollups": True,
     }
-    if classified:
-        row.update(_result_columns(p))
+    if policy is not None:
+        row.update(_result_columns(p, policy))
     return row
 
 
@@ -92,7 +103,9 @@ def _unique_by_key(prepared: Sequence[PreparedMention]) -> tuple[list[PreparedMe
     return unique, slots
 
 
-def write_classified(connection: Connection, *, prepared: Sequence[PreparedMention], now: datetime) -> WriteReport:
+def write_classified(
+    connection: Connection, *, prepared: Sequence[PreparedMention], now: datetime, policy: LanguagePolicy
+) -> WriteReport:
     report = WriteReport()
     unique, slots = _unique_by_key(prepared)
     report.duplicates += len(prepared) - len(unique)
@@ -127,12 +140,12 @@ def write_classified(connection: Connection, *, prepared: Sequence[PreparedMenti
 
     for slot, mention_id in zip(
         fresh_keyless,
-        repository.insert_mentions(connection, rows=[_new_row(unique[s], now, classified=True) for s in fresh_keyless]),
+        repository.insert_mentions(connection, rows=[_new_row(unique[s], now, policy=policy) for s in fresh_keyless]),
         strict=True,
     ):
         ids[slot] = mention_id
     keyed_ids = repository.insert_mentions_if_absent(
-        connection, rows=[_new_row(unique[s], now, classified=True) for s in fresh_keyed]
+        connection, rows=[_new_row(unique[s], now, policy=policy) for s in fresh_keyed]
     )
     written = list(fresh_keyless) + list(updates)
     for slot in fresh_keyed:
@@ -154,7 +167,7 @@ def write_classified(connection: Connection, *, prepared: Sequence[PreparedMenti
                 "text": unique[s].record.text,  # a row recorded as failed may come back fixed
                 "content_hash": unique[s].content_hash,
             }
-            | _result_columns(unique[s])
+            | _result_columns(unique[s], policy)
             for s in updates
         ],
     )
@@ -177,7 +190,8 @@ def write_classified(connection: Connection, *, prepared: Sequence[PreparedMenti
                     "model_version": p.record.model_version,
                 }
             )
-        delta.add(_contribution(p))
+        if policy.counts_in_rollups(result.language):
+            delta.add(_contribution(p))
     repository.insert_topics(connection, rows=topic_rows)
     repository.upsert_embeddings(connection, rows=embedding_rows)
     repository.apply_rollup_delta(connection, delta=delta)
@@ -192,12 +206,8 @@ def write_raw(connection: Connection, *, prepared: Sequence[PreparedMention], no
     unique, _ = _unique_by_key(prepared)
     keyless = [p for p in unique if p.idempotency_key is None]
     keyed = [p for p in unique if p.idempotency_key is not None]
-    report.mention_ids = repository.insert_mentions(
-        connection, rows=[_new_row(p, now, classified=False) for p in keyless]
-    )
-    inserted = repository.insert_mentions_if_absent(
-        connection, rows=[_new_row(p, now, classified=False) for p in keyed]
-    )
+    report.mention_ids = repository.insert_mentions(connection, rows=[_new_row(p, now) for p in keyless])
+    inserted = repository.insert_mentions_if_absent(connection, rows=[_new_row(p, now) for p in keyed])
     report.mention_ids += list(inserted.values())
     report.inserted = len(report.mention_ids)
     report.duplicates = len(prepared) - report.inserted
@@ -211,7 +221,7 @@ def write_failed(connection: Connection, *, prepared: Sequence[PreparedMention],
     """
     rows = []
     for p in prepared:
-        row = _new_row(p, now, classified=False)
+        row = _new_row(p, now)
         row.update(processing_status="failed", error=p.record.error)
         rows.append(row)
     keyless = [r for r in rows if r["idempotency_key"] is None]

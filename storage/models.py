@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,6 +52,11 @@ class Mention(Base):
     emotion_label: Mapped[str | None] = mapped_column(String(32))
     emotion_scores: Mapped[dict | None] = mapped_column(JSON)
     model_version: Mapped[str | None] = mapped_column(String(256))
+    # Migration 0002: ISO 639-1 or 'und' (NULL: classified before detection); the sentiment
+    # head's three probabilities; whether its contribution is in the topic rollups.
+    language: Mapped[str | None] = mapped_column(String(8))
+    sentiment_scores: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    in_rollups: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class MentionTopic(Base):

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, true
 
+from inference.language import UND, LanguagePolicy
 from storage import repository
 from storage.errors import QueryError
 from storage.models import Mention, MentionTopic
@@ -140,8 +141,17 @@ def mentions_page(
     source: str | None,
     limit: int,
     cursor: str | None,
+    language: str | None = None,
+    include_unsupported: bool = False,
+    policy: LanguagePolicy | None = None,
 ) -> tuple[list[dict], str | None]:
-    """Newest first; keyset pagination on (created_at, id) through the topic index."""
+    """Newest first; keyset pagination on (created_at, id) through the topic index.
+
+    Without ``language`` or ``include_unsupported``, only mentions the rollups count are
+    listed (``mentions.in_rollups``), so a listing agrees with its topic's aggregates.
+    ``language='und'`` also finds mentions stored before detection (NULL).
+    """
+    policy = policy or LanguagePolicy()
     conditions = [MentionTopic.topic_key == topic]
     if since is not None:
         conditions.append(MentionTopic.created_at >= _utc_naive(since))
@@ -161,6 +171,12 @@ def mentions_page(
         conditions.append(Mention.emotion_label == emotion)
     if source is not None:
         conditions.append(Mention.source == source)
+    if language == UND:
+        conditions.append(or_(Mention.language == UND, Mention.language.is_(None)))
+    elif language is not None:
+        conditions.append(Mention.language == language)
+    elif not include_unsupported:
+        conditions.append(Mention.in_rollups == true())
     statement = (
         select(
             Mention.id,
@@ -170,8 +186,10 @@ def mentions_page(
             Mention.created_at,
             Mention.sentiment_label,
             Mention.sentiment_score,
+            Mention.sentiment_scores,
             Mention.emotion_label,
             Mention.emotion_scores,
+            Mention.language,
             MentionTopic.score,
         )
         .join(MentionTopic, MentionTopic.mention_id == Mention.id)
@@ -188,9 +206,12 @@ def mentions_page(
             "text": row.text,
             "source": row.source,
             "created_at": row.created_at.replace(tzinfo=UTC).isoformat(),
-            "sentiment": {"label": row.sentiment_label, "score": row.sentiment_score},
+            "sentiment": {"label": row.sentiment_label, "score": row.sentiment_score}
+            | ({"scores": row.sentiment_scores} if row.sentiment_scores is not None else {}),
             "emotion": {"label": row.emotion_label, "scores": row.emotion_scores},
             "topic_score": row.score,
+            "language": row.language or UND,
+            "language_supported": policy.is_supported(row.language),
         }
         for row in page
     ]

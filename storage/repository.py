@@ -36,8 +36,8 @@ class StoredMention:
 
 
 def _contributions(connection: Connection, rows) -> dict[int, Contribution | None]:
-    """Rollup contributions of stored mentions (only 'done' mentions count)."""
-    done = {r.id: r for r in rows if r.processing_status == "done"}
+    """Rollup contributions of stored mentions: 'done' mentions that were counted when written."""
+    done = {r.id: r for r in rows if r.processing_status == "done" and r.in_rollups}
     topics: dict[int, list[str]] = {mention_id: [] for mention_id in done}
     for chunk in _chunks(list(done)):
         for mention_id, topic_key in connection.execute(
@@ -69,6 +69,7 @@ _STORED_COLUMNS = (
     Mention.sentiment_score,
     Mention.sentiment_label,
     Mention.emotion_label,
+    Mention.in_rollups,
 )
 
 

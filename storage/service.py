@@ -8,6 +8,7 @@ multi-replica deployment each replica has its own cache, so a reader may see dat
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, bindparam, delete, select, update
 
 from inference.cache import content_hash
-from storage import ingest, queries, repository
-from storage.errors import QueryError, UnknownTopicError, database_errors
+from inference.language import LanguagePolicy, language_problem
+from storage import ingest, queries, rebuild, repository
+from storage.errors import InvalidLanguageError, QueryError, UnknownTopicError, database_errors
 from storage.models import Mention, MentionEmbedding
 from storage.records import MentionRecord, PreparedMention, RecordRules, idempotency_key, parse_timestamp, prepare
 from storage.settings import StorageSettings
@@ -42,6 +44,10 @@ class _TTLCache:
         with self._lock:
             self._items[key] = (now + self.ttl_s, value)
         return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
     def invalidate(self, topics: Iterable[str]) -> None:
         topics = set(topics)
@@ -74,9 +80,13 @@ class AggregationService:
         max_text_chars: int = 100_000,
         topic_keys: Sequence[str] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        language_policy: LanguagePolicy | None = None,
     ) -> None:
+        """``language_policy``: the supported languages and which mentions the rollups count
+        (``LanguagePolicy.from_settings`` of the pipeline settings; default: English)."""
         self.engine = engine
         self.settings = settings or StorageSettings()
+        self.language_policy = language_policy or LanguagePolicy()
         self.max_text_chars = max_text_chars
         self.rules = RecordRules.from_settings(self.settings, max_text_chars=max_text_chars)
         self.configured_topics = set(topic_keys)
@@ -105,7 +115,8 @@ class AggregationService:
 
     def ingest_prepared(self, prepared: Sequence[PreparedMention]) -> ingest.WriteReport:
         """Store mentions a caller validated and keyed with ``prepare_records`` (the Gateway)."""
-        return self._write(ingest.write_classified, prepared, "ingest")
+        writer = functools.partial(ingest.write_classified, policy=self.language_policy)
+        return self._write(writer, prepared, "ingest")
 
     def import_raw(self, records: Sequence[MentionRecord]) -> ingest.WriteReport:
         """Store mentions as 'pending' for a later backfill."""
@@ -182,6 +193,25 @@ class AggregationService:
             deleted, topics = ingest.delete_by_external_ids(connection, external_ids=external_ids)
         self.cache.invalidate(topics)
         return deleted
+
+    def rebuild_rollups(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        """Recompute every topic rollup from the stored mentions under ``language_policy``,
+        in one transaction (``storage.rebuild``); ``progress(ids)`` after each id range."""
+        with database_errors(what="rebuilding the rollups"), self.engine.begin() as connection:
+            report = rebuild.rebuild_rollups(connection, policy=self.language_policy, progress=progress)
+        self.cache.clear()
+        return {
+            "mentions_counted": report.counted,
+            "mentions_left_out": report.left_out,
+            "topics": report.topics,
+            "rollup_rows": report.rollup_rows,
+        }
+
+    def mention_id_span(self) -> int:
+        """How many ids ``rebuild_rollups`` walks (its progress total)."""
+        with database_errors(what="reading mention ids"), self.engine.connect() as connection:
+            lo, hi = rebuild.id_bounds(connection)
+        return 0 if lo is None else hi - lo + 1
 
     def prune(self, older_than_days: float) -> dict[str, int]:
         """Drop texts and embeddings of old mentions; rollups (and so aggregates) stay."""
@@ -329,11 +359,18 @@ class AggregationService:
         source: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        language: str | None = None,
+        include_unsupported: bool = False,
     ) -> dict:
+        """A topic's mentions, newest first; by default only those its rollups count (mentions
+        in unsupported languages are left out unless ``language`` or ``include_unsupported``)."""
         if not 1 <= limit <= 1000:
             raise QueryError("limit must be between 1 and 1000")
         if sentiment is not None and sentiment not in {"positive", "neutral", "negative"}:
             raise QueryError("sentiment must be positive, neutral or negative")
+        problem = language_problem(language) if language is not None else None
+        if problem:
+            raise InvalidLanguageError(problem)
         self._check_topic(topic)
         with database_errors(what="reading mentions"), self.engine.connect() as connection:
             items, next_cursor = queries.mentions_page(
@@ -346,5 +383,8 @@ class AggregationService:
                 source=source,
                 limit=limit,
                 cursor=cursor,
+                language=language,
+                include_unsupported=include_unsupported,
+                policy=self.language_policy,
             )
         return {"topic": topic, "items": items, "next_cursor": next_cursor}

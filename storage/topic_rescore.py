@@ -3,7 +3,8 @@
 Each range replaces the topics of its mentions and moves their rollup contributions from
 the old topics to the new ones in the same transaction, so an interrupted run leaves every
 range either fully old or fully new, and running again finishes the rest (a re-scored
-mention with unchanged topics changes nothing).
+mention with unchanged topics changes nothing). A mention left out of the rollups by the
+language rule (``mentions.in_rollups`` false) gets its new topics and moves no rollup.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def rescore_range(
             Mention.sentiment_score,
             Mention.sentiment_label,
             Mention.emotion_label,
+            Mention.in_rollups,
             MentionEmbedding.vector,
             MentionEmbedding.model_version,
         )
@@ -106,7 +108,7 @@ def rescore_range(
             {"mention_id": row.id, "topic_key": key, "score": score, "created_at": row.created_at}
             for key, score in fresh.items()
         )
-        if set(fresh) != set(before):  # scores alone do not move rollups
+        if set(fresh) != set(before) and row.in_rollups:  # scores alone do not move rollups
             delta.add(_contribution(row, before), sign=-1)
             delta.add(_contribution(row, fresh))
     repository.delete_topics(connection, mention_ids=changed_ids)

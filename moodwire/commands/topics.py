@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
+from pathlib import Path
 
 
 def iso(value: str) -> datetime:
@@ -40,6 +41,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     mentions.add_argument("--source")
     mentions.add_argument("--limit", type=int, default=50)
     mentions.add_argument("--cursor")
+    mentions.add_argument("--language", help="ISO 639-1 code, or und: only mentions in this language")
+    mentions.add_argument(
+        "--include-unsupported",
+        action="store_true",
+        help="also mentions in languages outside supported_languages (the rollups leave them out)",
+    )
+    mentions.add_argument("--config", type=Path, help="pipeline settings: supported languages (configs/moodwire.yaml)")
     mentions.add_argument("--database-url")
     mentions.set_defaults(handler=run_mentions)
 
@@ -47,7 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _service(args):
     from storage.factory import open_service
 
-    return open_service(args.database_url)
+    return open_service(args.database_url, pipeline_config=getattr(args, "config", None))
 
 
 def run_aggregate(args: argparse.Namespace) -> int:
@@ -71,6 +79,8 @@ def run_mentions(args: argparse.Namespace) -> int:
         source=args.source,
         limit=args.limit,
         cursor=args.cursor,
+        language=args.language,
+        include_unsupported=args.include_unsupported,
     )
     print(json.dumps(out, ensure_ascii=False))
     return 0

@@ -169,6 +169,39 @@ def test_persist_stores_rows_once(client, served):
     assert client.delete("/v1/mentions/s-1").status_code == 404
 
 
+def test_mentions_in_unsupported_languages_are_stored_but_not_counted(client):
+    items = [
+        {"text": "Gas prices and taxes keep going up and my wages do not", "external_id": "lang-en"},
+        {"text": "La inflación y los impuestos suben, los salarios no: la economía va fatal", "external_id": "lang-es"},
+        {"text": "Inflation, Steuern, Löhne: die Wirtschaft steckt in der Krise", "external_id": "lang-de"},
+    ]
+    for item in items:
+        item["created_at"] = "2026-11-18T10:00:00Z"
+    response = client.post("/v1/classify", json={"items": items, "persist": True})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["language"], r["language_supported"]) for r in results] == [("en", True), ("es", False), ("de", False)]
+    assert all(r["topics"][0]["key"] == "economy" for r in results)  # labels and topics all the same
+    day = {"window": "day", "since": "2026-11-18T00:00:00Z", "until": "2026-11-19T00:00:00Z"}
+    assert client.get("/v1/topics/economy/aggregate", params=day).json()["buckets"][0]["count"] == 1
+
+    def listed(**params) -> list[str]:
+        answer = client.get("/v1/mentions", params={"topic": "economy", **params})
+        assert answer.status_code == 200, answer.text
+        return sorted(m["external_id"] for m in answer.json()["items"] if m["external_id"].startswith("lang-"))
+
+    assert listed() == ["lang-en"]
+    assert listed(language="es") == ["lang-es"]
+    assert listed(include_unsupported="true") == ["lang-de", "lang-en", "lang-es"]
+    german = client.get("/v1/mentions", params={"topic": "economy", "language": "de"}).json()["items"][0]
+    assert (german["language"], german["language_supported"]) == ("de", False)
+    bad = client.get("/v1/mentions", params={"topic": "economy", "language": "German"})
+    assert bad.status_code == 400 and "ISO 639-1" in bad.json()["error"]["message"]
+    for item in items:
+        assert client.delete(f"/v1/mentions/{item['external_id']}").status_code == 200
+    assert client.get("/v1/topics/economy/aggregate", params=day).json()["buckets"][0]["count"] == 0
+
+
 def test_embeddings_with_the_official_openai_client(served, core_pipeline):
     from openai import NotFoundError, OpenAI, UnprocessableEntityError
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
+from inference.language import LanguagePolicy
 from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicRollup
 from storage.records import MentionRecord, embedding_from_bytes
 from tests.integration.conftest import record, result
@@ -37,16 +38,27 @@ def snapshot(engine) -> dict:
         }
 
 
-def rollups_match_rows(engine) -> None:
-    """Rollups must equal what the stored rows add up to."""
+def rollups_match_rows(engine, policy: LanguagePolicy | None = None) -> None:
+    """Rollups must equal what the stored rows the language ``policy`` counts add up to."""
+    policy = policy or LanguagePolicy()
     with engine.connect() as c:
         expected = {}
+        flags = c.execute(select(Mention.language, Mention.in_rollups).where(Mention.processing_status == "done"))
+        assert all(counted == policy.counts_in_rollups(language) for language, counted in flags)
         rows = c.execute(
-            select(MentionTopic.topic_key, Mention.created_at, Mention.sentiment_score, Mention.sentiment_label)
+            select(
+                MentionTopic.topic_key,
+                Mention.created_at,
+                Mention.sentiment_score,
+                Mention.sentiment_label,
+                Mention.language,
+            )
             .join(Mention, Mention.id == MentionTopic.mention_id)
             .where(Mention.processing_status == "done")
         )
-        for topic, created, score, label in rows:
+        for topic, created, score, label, language in rows:
+            if not policy.counts_in_rollups(language):
+                continue
             key = (topic, created.replace(minute=0, second=0, microsecond=0))
             count, total, pos, neg = expected.get(key, (0, 0.0, 0, 0))
             expected[key] = (count + 1, total + score, pos + (label == "positive"), neg + (label == "negative"))

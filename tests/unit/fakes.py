@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.heads import SENTIMENT_OUTPUTS
 from inference.settings import PipelineSettings
 from tests.unit.conftest import EKMAN, KeywordEmbedder
 
@@ -25,9 +26,11 @@ topics:
 
 
 class KeywordEmotion:
-    """Deterministic emotion scores: 'furious' -> anger, 'happy' -> joy, otherwise neutral."""
+    """Deterministic scores from keywords, with a sentiment head like the default model's:
+    'furious' -> anger, 'happy' -> joy, otherwise neutral; 'furious', 'delay' -> negative,
+    'happy', 'thanks' -> positive sentiment, otherwise neutral."""
 
-    labels = EKMAN
+    labels = EKMAN + list(SENTIMENT_OUTPUTS)
     version = "keyword-emotion@1"
 
     def __init__(self) -> None:
@@ -35,13 +38,19 @@ class KeywordEmotion:
 
     def predict_proba(self, texts) -> np.ndarray:
         self.calls.append(list(texts))
-        rows = np.full((len(texts), len(EKMAN)), 0.05, dtype=np.float32)
-        for row, text in zip(rows, texts, strict=True):
+        emotion = np.full((len(texts), len(EKMAN)), 0.05, dtype=np.float32)
+        sentiment = np.full((len(texts), 3), 0.1, dtype=np.float32)
+        for row, polarity, text in zip(emotion, sentiment, texts, strict=True):
             words = text.lower().split()
             row[EKMAN.index("anger")] += 2.0 * words.count("furious")
             row[EKMAN.index("joy")] += 2.0 * words.count("happy")
             row[EKMAN.index("neutral")] += 0.5
-        return rows / rows.sum(axis=1, keepdims=True)
+            polarity[0] += 2.0 * (words.count("furious") + words.count("delay"))
+            polarity[1] += 0.5
+            polarity[2] += 2.0 * (words.count("happy") + words.count("thanks"))
+        emotion /= emotion.sum(axis=1, keepdims=True)
+        sentiment /= sentiment.sum(axis=1, keepdims=True)
+        return np.hstack([emotion, sentiment])
 
 
 def fake_models() -> tuple[KeywordEmotion, KeywordEmbedder]:

@@ -32,7 +32,7 @@ def test_texts_from_arguments(tiny_cli, capsys):
     assert code == 0
     assert [line["text"] for line in lines] == ["raise taxes now", "the hospital is full"]
     assert "external_id" not in lines[0]
-    assert set(lines[0]) == {"text", "emotion", "sentiment", "topics"}
+    assert set(lines[0]) == {"text", "emotion", "sentiment", "topics", "language", "language_supported"}
     assert lines[0]["topics"] == [{"key": "economy", "score": pytest.approx(lines[0]["topics"][0]["score"])}]
 
 

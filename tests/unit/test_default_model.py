@@ -45,7 +45,16 @@ def test_default_emotion_model_behaviour(default_emotion, text, label):
 
 
 def test_default_emotion_labels_and_artifact_size(default_emotion):
-    assert default_emotion.labels == ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+    assert list(default_emotion.layout.emotion_labels) == [
+        "anger",
+        "disgust",
+        "fear",
+        "joy",
+        "neutral",
+        "sadness",
+        "surprise",
+    ]
+    assert default_emotion.labels[-3:] == ["sentiment:negative", "sentiment:neutral", "sentiment:positive"]
     assert not default_emotion.multi_label
     artifact = artifacts_dir() / "ekman-minilm"
     assert sum(p.stat().st_size for p in artifact.iterdir()) <= 8 * 1024 * 1024
@@ -55,13 +64,18 @@ def test_quality_on_our_own_checks(default_emotion):
     """Small hand-written sets; the floors sit well below what the shipped model scores."""
     from inference import quality
     from inference.embedding import LocalEmbedder
-    from inference.sentiment import SentimentRule
-    from inference.settings import LocalEmbeddingSpec, SentimentSettings
+    from inference.sentiment import SentimentHead
+    from inference.settings import LocalEmbeddingSpec
 
-    assert quality.emotion_tweets_macro_f1(default_emotion) >= 0.6
-    assert (
-        quality.sentiment_macro_f1(default_emotion, SentimentRule(SentimentSettings(), default_emotion.labels)) >= 0.6
-    )
+    head = SentimentHead(default_emotion.labels)
+    assert quality.emotion_tweets_macro_f1(default_emotion) >= 0.8
+    assert quality.sentiment_macro_f1(default_emotion, head) >= 0.8
+    for name, floor in (
+        ("sentiment_service.tsv", 0.65),
+        ("sentiment_politics.tsv", 0.6),
+        ("sentiment_general.tsv", 0.7),
+    ):
+        assert quality.sentiment_macro_f1(default_emotion, head, quality.CHECKS_DIR / name) >= floor, name
     assert quality.topic_accuracy(LocalEmbedder.from_spec(LocalEmbeddingSpec(threads=2))) >= 0.9
 
 

@@ -68,5 +68,5 @@ def test_default_models_load_offline(tmp_path):
     }
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["384", "7", "True"]
+    assert done.stdout.split() == ["384", "10", "True"]  # 7 emotions + the 3-way sentiment head
     assert PACKAGED_MINILM.startswith("packaged:")

@@ -3,6 +3,8 @@ own included), on the Gateway's real FastAPI app and middleware; no Ray, no data
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,6 +18,7 @@ from serve_app.gateway import guard
 from storage.errors import (
     DatabaseConfigError,
     DatabaseUnavailableError,
+    InvalidLanguageError,
     QueryError,
     SchemaNotReadyError,
     StorageError,
@@ -29,6 +32,7 @@ EXPECTED = [
     (InvalidRecordError(0, "created_at", "is in the future"), 422, "invalid_request_error", False),
     (errors.InvalidRequestError("no texts given"), 422, "invalid_request_error", False),
     (QueryError("limit must be between 1 and 1000"), 422, "invalid_request_error", False),
+    (InvalidLanguageError("language must be a lower-case ISO 639-1 code"), 400, "invalid_request_error", False),
     (errors.TooManyTextsError("at most 2 texts per request, got 3"), 413, "invalid_request_error", False),
     (errors.BodyTooLargeError("request body over 1024 bytes"), 413, "invalid_request_error", False),
     (errors.AuthenticationError("missing or wrong API key"), 401, "authentication_error", False),
@@ -61,6 +65,19 @@ def test_a_ray_wrapped_domain_error_keeps_its_row_and_its_own_first_line():
         wrapped = RayTaskError("query", "Traceback (most recent call last): ...", cause).as_instanceof_cause()
     response = errors.error_response(wrapped)
     assert response.status_code == 404 and b"unknown topic 'nosuch'" in response.body
+
+
+def test_a_bad_language_filter_from_the_aggregator_is_a_400_naming_the_parameter():
+    from storage.service import AggregationService
+
+    try:  # raised by the Aggregator replica before it touches the database
+        AggregationService(None).mentions("economy", language="english")
+    except InvalidLanguageError as cause:
+        wrapped = RayTaskError("query", "Traceback (most recent call last): ...", cause).as_instanceof_cause()
+    response = errors.error_response(wrapped)
+    body = json.loads(response.body)["error"]
+    assert response.status_code == 400 and (body["param"], body["code"]) == ("language", "invalid_language")
+    assert "ISO 639-1" in body["message"] and "'english'" in body["message"]
 
 
 def test_messages_of_temporary_failures_carry_no_connection_details():

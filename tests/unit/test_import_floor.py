@@ -22,6 +22,7 @@ HEAVY = ("torch", "transformers")
         "import serve_app.errors, serve_app.requests, serve_app.model_host",
         "import moodwire.cli; moodwire.cli.build_parser()",
         "import inference.validation, inference.interfaces, inference.postprocess, inference.versions",
+        "import inference.language; inference.language.LanguageDetector().load()",  # numpy only
     ],
 )
 def test_light_modules_do_not_import_torch(statement):

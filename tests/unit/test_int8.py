@@ -45,7 +45,8 @@ def test_configured_int8_version_matches_the_loaded_model():
     torch_int8 = {"dtype": "int8", "runtime": "torch"}
     settings = PipelineSettings(emotion=torch_int8, embedding={"local": torch_int8})
     from inference.embedding import build_embedder
+    from inference.language import LanguageDetector
 
     loaded = f"{EmotionClassifier.from_spec(settings.emotion).version}+{build_embedder(settings.embedding).version}"
-    assert pipeline_model_version(settings) == loaded
+    assert pipeline_model_version(settings) == f"{loaded}+{LanguageDetector().version}"
     assert loaded.count(":int8") == 2

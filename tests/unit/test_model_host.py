@@ -15,8 +15,7 @@ from serve_app.model_clients import ColocatedModels
 from serve_app.model_host import HostOutputs, ModelHost, ModelInfo
 from serve_app.online import OnlineClassifier
 from serve_app.result_cache import MemoryResultCache
-from tests.unit.conftest import EKMAN
-from tests.unit.fakes import fake_models, fake_settings
+from tests.unit.fakes import KeywordEmotion, fake_models, fake_settings
 
 
 @pytest.fixture(autouse=True)
@@ -40,15 +39,15 @@ def test_host_computes_the_models_it_holds_and_reports_them():
     seen = []
     host = ModelHost(emotion=emotion, embedder=embedder, observe=lambda *call: seen.append(call))
     out = host.compute(["I am furious", "vote today"])
-    assert out.probs.shape == (2, len(EKMAN)) and out.vectors.shape == (2, embedder.dim)
+    assert out.probs.shape == (2, len(KeywordEmotion.labels)) and out.vectors.shape == (2, embedder.dim)
     assert [model for model, _, _ in seen] == ["emotion", "embedding"] and {n for _, n, _ in seen} == {2}
     info = host.info()
-    assert info == ModelInfo(tuple(EKMAN), emotion.version, embedder.dim, embedder.version)
+    assert info == ModelInfo(tuple(KeywordEmotion.labels), emotion.version, embedder.dim, embedder.version)
     assert info.model_version == f"{emotion.version}+{embedder.version}"
     assert host.count_tokens(["abcd efgh"]) > 0  # no tokenizer: estimated from characters
 
     emotion_only = ModelHost(emotion=emotion).compute(["x"])
-    assert emotion_only.vectors is None and emotion_only.probs.shape == (1, len(EKMAN))
+    assert emotion_only.vectors is None and emotion_only.probs.shape == (1, len(KeywordEmotion.labels))
     with pytest.raises(ValueError, match="no embedding model"):
         ModelHost(emotion=emotion).embed(["x"])
     with pytest.raises(ValueError, match="at least one model"):
@@ -81,7 +80,7 @@ def test_concurrent_requests_share_one_forward_batch():
 
     results = asyncio.run(many())
     assert len(emotion.calls) == 1 and sorted(emotion.calls[0]) == sorted(f"text {i}" for i in range(8))
-    assert all(r.probs.shape == (1, len(EKMAN)) for r in results)
+    assert all(r.probs.shape == (1, len(KeywordEmotion.labels)) for r in results)
     np.testing.assert_allclose(results[3].vectors, embedder.embed(["text 3"]))
 
 
@@ -99,7 +98,7 @@ def test_batch_knobs_change_live_and_the_queue_is_bounded():
             await batcher.run(["d", "e"])
         return await first
 
-    assert asyncio.run(scenario()).probs.shape == (3, len(EKMAN))
+    assert asyncio.run(scenario()).probs.shape == (3, len(KeywordEmotion.labels))
     assert batcher.queued_texts == 0
 
 
@@ -113,6 +112,8 @@ def test_long_requests_are_cut_into_chunks_and_reassembled_in_order():
 
 
 def test_online_classifier_computes_each_distinct_text_once(tmp_path):
+    from inference.language import detector_version
+
     emotion, embedder = fake_models()
     models = ColocatedModels(HostBatcher(ModelHost(emotion=emotion, embedder=embedder)))
     online = OnlineClassifier(models, MemoryResultCache(100), fake_settings(tmp_path))
@@ -120,4 +121,4 @@ def test_online_classifier_computes_each_distinct_text_once(tmp_path):
     asyncio.run(online.analyse(["raise taxes"]))
     assert emotion.calls == [["raise taxes", "hospital queue"]]  # duplicates and cache hits skipped
     assert [[t.key for t in a.result.topics] for a in first] == [["economy"], ["economy"], ["health"]]
-    assert online.model_version == f"{emotion.version}+{embedder.version}"
+    assert online.model_version == f"{emotion.version}+{embedder.version}+{detector_version()}"

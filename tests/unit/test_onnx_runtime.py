@@ -125,6 +125,8 @@ def test_configured_onnxruntime_version_matches_the_loaded_model(onnx_cache):
 
     change = {"runtime": "onnxruntime", "dtype": "int8"}
     settings = PipelineSettings(emotion=change, embedding={"local": change})
+    from inference.language import LanguageDetector
+
     loaded = f"{EmotionClassifier.from_spec(settings.emotion).version}+{build_embedder(settings.embedding).version}"
-    assert pipeline_model_version(settings) == loaded
+    assert pipeline_model_version(settings) == f"{loaded}+{LanguageDetector().version}"
     assert loaded.count(":ort-int8") == 2

@@ -9,11 +9,18 @@ import json
 import numpy as np
 import pytest
 
-from tests.unit.conftest import EKMAN
 from tests.unit.fakes import fake_models, fake_settings
 from tests.unit.test_model_host import replica_context  # noqa: F401 - the @serve.batch fixture
 
-TEXTS = ["I am furious about taxes", "happy to vote today", "the hospital queue", "nothing to see", "taxes taxes"]
+TEXTS = [
+    "I am furious about taxes",
+    "happy to vote today",
+    "the hospital queue",
+    "nothing to see",
+    "taxes taxes",
+    "El hospital del barrio lleva dos semanas sin médicos",
+    "Seit drei Stunden warten wir im Hospital, kein Arzt weit und breit",
+]
 
 
 @pytest.fixture()
@@ -29,7 +36,7 @@ def faces(tmp_path, monkeypatch):
     monkeypatch.setattr(EmotionClassifier, "from_spec", classmethod(lambda cls, spec: emotion))
     for module in (inference.embedding, inference.pipeline):
         monkeypatch.setattr(module, "build_embedder", lambda settings: embedder)
-    labels_and_version = lambda source: (list(EKMAN), emotion.version)  # noqa: E731
+    labels_and_version = lambda source: (list(emotion.labels), emotion.version)  # noqa: E731
     monkeypatch.setattr(inference.loading, "classifier_labels_and_version", labels_and_version)
     monkeypatch.setattr(inference.versions, "classifier_labels_and_version", labels_and_version)
     settings = fake_settings(tmp_path)
@@ -66,6 +73,7 @@ def gateway_results(faces) -> list[dict]:
     stored = classified_mentions(job, analyses, online.model_version)
     response = classify_response(job, analyses)["results"]
     assert [p.record.result.to_dict() for p in stored] == response  # what is stored is what is answered
+    assert {p.record.model_version for p in stored} == {online.model_version}
     return response
 
 
@@ -76,7 +84,7 @@ def backfill_results(faces) -> tuple[list[dict], set[str]]:
     batch = {"text": np.array([*TEXTS, ""], dtype=object)}
     batch = validate_batch(batch, rules=RecordRules.default())
     batch = ModelsUDF(str(faces["config"]))(batch)
-    records, failed, _ = batch_records(batch, list(EKMAN))
+    records, failed, _ = batch_records(batch, list(faces["emotion"].labels))
     assert [reason for _, reason in failed] == ["text is empty"]
     return [r.result.to_dict() for r in records], {r.model_version for r in records}
 
@@ -85,12 +93,15 @@ def bench_results(faces) -> list[dict]:
     from moodwire.bench.models import LoadedModels, naive_pipeline
 
     pipeline = naive_pipeline(LoadedModels(faces["emotion"], faces["embedder"]), faces["settings"])
+    assert pipeline.model_version == faces["version"]
     return [pipeline.classify([text])[0].to_dict() for text in TEXTS]  # one text at a time, as the bench
 
 
 def test_the_four_faces_give_the_same_results(faces, capsys):
+    from inference.language import detector_version
     from inference.versions import model_version
 
+    faces["version"] = model_version(faces["emotion"].version, faces["embedder"].version, detector_version())
     cli = cli_results(faces, capsys)
     gateway = gateway_results(faces)
     backfill, versions = backfill_results(faces)
@@ -98,4 +109,6 @@ def test_the_four_faces_give_the_same_results(faces, capsys):
     assert cli == gateway == backfill == bench
     assert [[t["key"] for t in r["topics"]] for r in cli][:3] == [["economy"], ["elections"], ["health"]]
     assert {r["emotion"]["label"] for r in cli} >= {"anger", "joy"}
-    assert versions == {model_version(faces["emotion"].version, faces["embedder"].version)}
+    assert [(r["language"], r["language_supported"]) for r in cli][-2:] == [("es", False), ("de", False)]
+    assert [[t["key"] for t in r["topics"]] for r in cli[-2:]] == [["health"], ["health"]]  # topics all the same
+    assert versions == {faces["version"]}

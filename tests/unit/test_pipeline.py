@@ -57,7 +57,8 @@ def test_results_in_input_order_with_all_fields(pipeline, tiny_emotion):
         assert -1.0 <= result.sentiment.score <= 1.0
         assert result.sentiment.label in {"positive", "neutral", "negative"}
         as_dict = result.to_dict()
-        assert set(as_dict) == {"emotion", "sentiment", "topics"}
+        assert set(as_dict) == {"emotion", "sentiment", "topics", "language", "language_supported"}
+        assert (result.language, result.language_supported) == ("und", True)  # no detector given
 
 
 def test_identical_texts_are_computed_once(pipeline):

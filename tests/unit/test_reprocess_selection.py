@@ -65,9 +65,10 @@ def test_configured_version_is_what_the_loaded_models_report():
     """db:all --model-changed compares stored versions with this string: it must not drift."""
     from inference.embedding import build_embedder
     from inference.emotion import EmotionClassifier
+    from inference.language import LanguageDetector
     from inference.settings import load_pipeline_settings
     from inference.versions import pipeline_model_version
 
     settings = load_pipeline_settings(None)
     loaded = f"{EmotionClassifier.from_spec(settings.emotion).version}+{build_embedder(settings.embedding).version}"
-    assert pipeline_model_version(settings) == loaded
+    assert pipeline_model_version(settings) == f"{loaded}+{LanguageDetector().version}"  # and the detector's

@@ -66,7 +66,7 @@ def test_classify_response_keeps_external_ids(tmp_path):
     emotion, embedder = fake_models()
     post = PostProcessor.from_settings(fake_settings(tmp_path), labels=emotion.labels, embedder=embedder)
     texts = ["raise taxes", "vote"]
-    analyses = post.analyses(emotion.predict_proba(texts), embedder.embed(texts))
+    analyses = post.analyses(texts, probs=emotion.predict_proba(texts), vectors=embedder.embed(texts))
     job = classify(items=[{"text": texts[0], "external_id": "e1"}, {"text": texts[1]}])
     results = classify_response(job, analyses)["results"]
     assert results[0]["external_id"] == "e1" and "external_id" not in results[1]
