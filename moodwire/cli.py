@@ -9,7 +9,7 @@ from moodwire.exit_codes import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from moodwire.commands import backfill, bench, classify, db, quality, serve, store, topics, train
+    from moodwire.commands import backfill, bench, classify, db, quality, serve, spikes, store, topics, train
 
     parser = argparse.ArgumentParser(prog="moodwire", description="Emotion, sentiment and topics for text mentions.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.register(commands)
     store.register(commands)
     topics.register(commands)
+    spikes.register(commands)
     bench.register(commands)
     serve.register(commands)
     backfill.register(commands)

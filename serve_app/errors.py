@@ -22,7 +22,16 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.validation import InvalidTextError
-from storage.errors import DatabaseConfigError, InvalidLanguageError, QueryError, StorageError, UnknownTopicError
+from storage.errors import (
+    DatabaseConfigError,
+    InvalidLanguageError,
+    InvalidRangeError,
+    InvalidSpikeKindError,
+    QueryError,
+    SpikeQueryError,
+    StorageError,
+    UnknownTopicError,
+)
 from storage.records import InvalidRecordError
 
 logger = logging.getLogger("moodwire.http")
@@ -84,6 +93,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorSpec] = {
     InvalidRecordError: ErrorSpec(422, "invalid_request_error"),
     InvalidRequestError: ErrorSpec(422, "invalid_request_error"),
     InvalidLanguageError: ErrorSpec(400, "invalid_request_error", "invalid_language"),
+    InvalidSpikeKindError: ErrorSpec(400, "invalid_request_error", "invalid_kind"),
+    InvalidRangeError: ErrorSpec(400, "invalid_request_error", "invalid_range"),
+    SpikeQueryError: ErrorSpec(400, "invalid_request_error"),
     QueryError: ErrorSpec(422, "invalid_request_error"),
     RequestValidationError: ErrorSpec(422, "invalid_request_error"),
     TooManyTextsError: ErrorSpec(413, "invalid_request_error", "too_many_texts"),

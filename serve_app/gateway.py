@@ -231,6 +231,20 @@ class Gateway:
     async def trends(self, window: str = "day", days: int = 30, tz: str = "UTC") -> dict:
         return {"trends": await self.aggregator.query.remote("trends", {"window": window, "days": days, "tz": tz})}
 
+    @app.get("/v1/spikes", tags=["topics"])
+    async def spikes(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        topic: str | None = None,
+        kind: str | None = None,
+        min_severity: int | None = None,
+    ) -> dict:
+        """Spikes in the complete hours of [since, until) (default: the last 7 days), newest
+        first; the Aggregator's service validates the filters (400 naming the parameter)."""
+        kwargs = {"since": since, "until": until, "topic": topic, "kind": kind, "min_severity": min_severity}
+        return await self.aggregator.query.remote("spikes", kwargs)
+
     @app.get("/v1/mentions", tags=["topics"])
     async def mentions(
         self,

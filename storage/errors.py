@@ -45,6 +45,28 @@ class InvalidLanguageError(QueryError):
     param = "language"
 
 
+class SpikeQueryError(QueryError):
+    """A spike query parameter is invalid; ``param`` names it."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class InvalidSpikeKindError(SpikeQueryError):
+    """A spike ``kind`` that is not ``volume``, ``sentiment:negative`` or ``emotion:<label>``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="kind")
+
+
+class InvalidRangeError(SpikeQueryError):
+    """``since`` is not before ``until``, or the range is longer than the service answers."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="since")
+
+
 class UnknownTopicError(LookupError):
     """No configured or stored topic has this key."""
 

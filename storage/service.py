@@ -20,10 +20,12 @@ from sqlalchemy import Engine, bindparam, delete, select, update
 from inference.cache import content_hash
 from inference.language import LanguagePolicy, language_problem
 from storage import ingest, queries, rebuild, repository
-from storage.errors import InvalidLanguageError, QueryError, UnknownTopicError, database_errors
+from storage.errors import InvalidLanguageError, InvalidRangeError, QueryError, UnknownTopicError, database_errors
 from storage.models import Mention, MentionEmbedding
 from storage.records import MentionRecord, PreparedMention, RecordRules, idempotency_key, parse_timestamp, prepare
 from storage.settings import StorageSettings
+
+EVERY_TOPIC = frozenset({"trends", "spikes"})  # cached answers that any topic's write changes
 
 
 class _TTLCache:
@@ -54,7 +56,7 @@ class _TTLCache:
         if not topics:
             return
         with self._lock:
-            for key in [k for k in self._items if k[0] == "trends" or k[1] in topics]:
+            for key in [k for k in self._items if k[0] in EVERY_TOPIC or k[1] in topics]:
                 del self._items[key]
 
 
@@ -388,3 +390,65 @@ class AggregationService:
                 policy=self.language_policy,
             )
         return {"topic": topic, "items": items, "next_cursor": next_cursor}
+
+    # -- spikes ---------------------------------------------------------------------------------
+    def spikes(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        topic: str | None = None,
+        kind: str | None = None,
+        min_severity: int | None = None,
+    ) -> dict:
+        """Spikes in the complete hourly buckets of ``[since, until)`` (default: the 7 days up
+        to the last complete bucket), newest first, as ``{"spikes": [...]}``.
+
+        Detection always runs over every topic (a bucket's verdict is the same whichever topic,
+        kind or range is asked for); the filters apply to its result. Detection results are
+        cached until any write; each spike's explanation per (topic, bucket) until a write
+        to that topic. The detector (numpy, scipy) loads on first use, not with the service."""
+        from storage import spike_reports
+        from storage.spikes import scorable_end
+
+        spike_reports.check_filters(kind=kind, min_severity=min_severity)
+        settings = self.settings.spikes
+        now = self.clock()
+        complete = scorable_end(now, grace_minutes=settings.grace_minutes)
+        until = _aware(until, complete)
+        since = _aware(since, until - timedelta(days=7))
+        if since >= until:
+            raise InvalidRangeError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
+        if (until - since) > timedelta(hours=self.settings.max_buckets):
+            raise InvalidRangeError(f"the range spans more than {self.settings.max_buckets} hours; narrow since/until")
+        if topic is not None:
+            self._check_topic(topic)
+        found = self.cache.get_or_compute(
+            ("spikes", since, until, complete),
+            lambda: spike_reports.detect_range(self.engine, settings=settings, since=since, until=until, now=now),
+        )
+        chosen = [
+            s
+            for s in found  # type: ignore[attr-defined]
+            if (topic is None or s.topic == topic)
+            and (kind is None or s.kind == kind)
+            and (min_severity is None or s.severity >= min_severity)
+        ]
+        return {"spikes": [spike_reports.spike_fields(s) | {"explanation": self._explain(s)} for s in chosen]}
+
+    def _explain(self, spike) -> dict:
+        from storage import spike_reports
+
+        key = ("spike_explanation", spike.topic, spike.bucket_start)
+        return self.cache.get_or_compute(  # type: ignore[return-value]
+            key,
+            lambda: spike_reports.explain(
+                self.engine, settings=self.settings.spikes, topic=spike.topic, bucket_start=spike.bucket_start
+            ),
+        )
+
+    def spike_backtest(self, days: int = 60) -> dict:
+        """Replay detection over the last ``days`` days of stored rollups: spikes per topic per
+        ISO week (``storage.spikes.backtest``), to tune the settings before alerting."""
+        from storage import spike_reports
+
+        return spike_reports.backtest_range(self.engine, settings=self.settings.spikes, days=days, now=self.clock())

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inference.config_files import load_config
 from inference.settings import project_configs_dir
+from storage.spikes.settings import SpikeSettings
 
 DATABASE_URL_ENV = "MOODWIRE_DATABASE_URL"
 DATA_DIR_ENV = "MOODWIRE_DATA_DIR"
@@ -28,6 +29,7 @@ class StorageSettings(BaseModel):
     cache_ttl_s: float = Field(default=300.0, ge=0, description="aggregate/baseline cache; 0 disables")
     future_tolerance_s: float = Field(default=300.0, ge=0, description="clock skew allowed for created_at")
     max_buckets: int = Field(default=20_000, ge=1, description="largest aggregate answer")
+    spikes: SpikeSettings = Field(default_factory=SpikeSettings, description="what counts as a spike")
 
 
 def load_storage_settings(path: Path | None = None) -> StorageSettings:

@@ -16,7 +16,7 @@ from ray import serve
 from serve_app.metrics import StorageMetrics
 from storage.engine import database_identity
 
-QUERIES = frozenset({"aggregate", "baseline", "trends", "mentions", "topics", "delete"})
+QUERIES = frozenset({"aggregate", "baseline", "trends", "mentions", "topics", "delete", "spikes"})
 
 
 @serve.deployment(name="Aggregator", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=64)

@@ -98,7 +98,8 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     ranked = np.take_along_axis(p_values, order, axis=-1)
     size = np.isfinite(p_values).sum(axis=-1, keepdims=True)
     rank = np.arange(1, p_values.shape[-1] + 1)
-    scaled = np.where(np.isfinite(ranked), ranked * size / rank, np.inf)
+    with np.errstate(invalid="ignore"):  # an empty family: inf * 0, masked out just below
+        scaled = np.where(np.isfinite(ranked), ranked * size / rank, np.inf)
     adjusted = np.minimum(np.minimum.accumulate(scaled[..., ::-1], axis=-1)[..., ::-1], 1.0)
     adjusted = np.where(np.isfinite(ranked), adjusted, np.inf)
     out = np.empty_like(adjusted)

@@ -4,6 +4,7 @@ own included), on the Gateway's real FastAPI app and middleware; no Ray, no data
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -19,6 +20,8 @@ from storage.errors import (
     DatabaseConfigError,
     DatabaseUnavailableError,
     InvalidLanguageError,
+    InvalidRangeError,
+    InvalidSpikeKindError,
     QueryError,
     SchemaNotReadyError,
     StorageError,
@@ -33,6 +36,8 @@ EXPECTED = [
     (errors.InvalidRequestError("no texts given"), 422, "invalid_request_error", False),
     (QueryError("limit must be between 1 and 1000"), 422, "invalid_request_error", False),
     (InvalidLanguageError("language must be a lower-case ISO 639-1 code"), 400, "invalid_request_error", False),
+    (InvalidSpikeKindError("kind must be volume, ..."), 400, "invalid_request_error", False),
+    (InvalidRangeError("since must be before until"), 400, "invalid_request_error", False),
     (errors.TooManyTextsError("at most 2 texts per request, got 3"), 413, "invalid_request_error", False),
     (errors.BodyTooLargeError("request body over 1024 bytes"), 413, "invalid_request_error", False),
     (errors.AuthenticationError("missing or wrong API key"), 401, "authentication_error", False),
@@ -78,6 +83,68 @@ def test_a_bad_language_filter_from_the_aggregator_is_a_400_naming_the_parameter
     body = json.loads(response.body)["error"]
     assert response.status_code == 400 and (body["param"], body["code"]) == ("language", "invalid_language")
     assert "ISO 639-1" in body["message"] and "'english'" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param", "code", "words"),
+    [
+        ({"kind": "loudness"}, "kind", "invalid_kind", "'loudness'"),
+        ({"min_severity": 0}, "min_severity", None, "between 1 and 10"),
+        (
+            {"since": datetime(2026, 11, 20, tzinfo=UTC), "until": datetime(2026, 11, 19, tzinfo=UTC)},
+            "since",
+            "invalid_range",
+            "must be before until",
+        ),
+    ],
+)
+def test_bad_spike_queries_from_the_aggregator_are_400s_naming_the_parameter(kwargs, param, code, words):
+    from storage.errors import SpikeQueryError
+    from storage.service import AggregationService
+
+    try:  # raised by the Aggregator replica before it touches the database
+        AggregationService(None).spikes(**kwargs)
+    except SpikeQueryError as cause:
+        wrapped = RayTaskError("query", "Traceback (most recent call last): ...", cause).as_instanceof_cause()
+    response = errors.error_response(wrapped)
+    body = json.loads(response.body)["error"]
+    assert response.status_code == 400 and (body["param"], body["code"]) == (param, code)
+    assert words in body["message"]
+
+
+def test_the_spikes_route_takes_the_documented_query_parameters():
+    operation = gateway_app.openapi()["paths"]["/v1/spikes"]["get"]
+    assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} == {
+        "since",
+        "until",
+        "topic",
+        "kind",
+        "min_severity",
+    }
+
+
+def test_the_spikes_route_asks_the_aggregator_with_its_parameters_unchanged():
+    import asyncio
+    from types import SimpleNamespace
+
+    from serve_app.deployments.aggregator import QUERIES
+    from serve_app.gateway import Gateway
+
+    calls = []
+
+    class Query:
+        async def remote(self, name, kwargs):
+            calls.append((name, kwargs))
+            return {"spikes": []}
+
+    replica = SimpleNamespace(aggregator=SimpleNamespace(query=Query()))
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    route = Gateway.func_or_class.spikes
+    body = asyncio.run(route(replica, since=since, until=None, topic="economy", kind="volume", min_severity=3))
+    assert body == {"spikes": []} and "spikes" in QUERIES
+    assert calls == [
+        ("spikes", {"since": since, "until": None, "topic": "economy", "kind": "volume", "min_severity": 3})
+    ]
 
 
 def test_messages_of_temporary_failures_carry_no_connection_details():

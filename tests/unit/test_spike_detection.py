@@ -336,3 +336,30 @@ def test_the_settings_schema_imports_without_scipy():
     root = Path(__file__).resolve().parents[2]
     output = subprocess.run([sys.executable, "-c", check], cwd=root, capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "False"
+
+
+# -- wiring: settings file and top terms --------------------------------------------------------
+
+
+def test_spike_settings_live_in_storage_yaml_and_a_wrong_key_names_file_and_key(tmp_path):
+    from inference.config_files import ConfigError
+    from storage.settings import load_storage_settings
+
+    good = tmp_path / "storage.yaml"
+    good.write_text("spikes:\n  alpha: 0.05\n  min_count: 8\n  timezone: Europe/Berlin\n", encoding="utf-8")
+    spikes = load_storage_settings(good).spikes
+    assert (spikes.alpha, spikes.min_count, spikes.timezone, spikes.min_lift) == (0.05, 8, "Europe/Berlin", 2.0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spikes:\n  min_lfit: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: unknown key 'spikes\.min_lfit'"):
+        load_storage_settings(bad)
+
+
+def test_top_terms_are_the_words_of_the_spike_not_of_every_day():
+    from storage.spikes.terms import top_terms
+
+    spike = [f"the new tariffs hit the port today {i}" for i in range(20)] + ["markets are calm"]
+    baseline = [f"markets are calm and the port is busy {i}" for i in range(200)]
+    terms = [t["term"] for t in top_terms(spike, baseline)]
+    assert terms[:4] == ["hit", "new", "tariffs", "today"]  # equal scores: by term, so the answer is stable
+    assert "the" not in terms and "markets" not in terms

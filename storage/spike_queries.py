@@ -1,0 +1,179 @@
+"""Reading what spike detection needs: dense hourly series of every topic, and the mentions
+behind one bucket (sources, representative mentions, text samples).
+
+Data functions: keyword-only, they take a connection and never commit (the caller owns the
+transaction). Times are aware UTC at the boundary and naive UTC in the database
+(``storage.models``). Only mentions the rollups count (``processing_status = 'done'`` and
+``in_rollups``) are read, so an explanation agrees with the counts that raised the spike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import Connection, func, select, true
+
+from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicRollup
+from storage.spikes.series import TopicSeries, ceil_hour
+
+HOUR = timedelta(hours=1)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _counted():
+    return (Mention.processing_status == "done", Mention.in_rollups == true())
+
+
+def mixed_model_topics(connection: Connection, *, since: datetime, until: datetime) -> set[str]:
+    """Topics with counted mentions of more than one ``model_version`` in ``[since, until)``:
+    their label shares are not comparable across the window (one grouped query)."""
+    statement = (
+        select(MentionTopic.topic_key)
+        .join(Mention, Mention.id == MentionTopic.mention_id)
+        .where(MentionTopic.created_at >= _naive(since), MentionTopic.created_at < _naive(until), *_counted())
+        .group_by(MentionTopic.topic_key)
+        .having(func.count(func.distinct(Mention.model_version)) > 1)
+    )
+    return set(connection.execute(statement).scalars())
+
+
+def topic_series(
+    connection: Connection, *, since: datetime, until: datetime, mute_since: datetime
+) -> list[TopicSeries]:
+    """Every topic's zero-filled hourly series over ``[since, until)`` (UTC hours): counts and
+    negative counts from ``topic_rollups``, per-label counts from ``topic_emotion_rollups``.
+    ``mute_mix`` is set for topics with mixed model versions in ``[mute_since, until)``.
+    ``since`` must be on the hour."""
+    until = ceil_hour(until)  # the running hour's rows too (the detector leaves it unscored)
+    lo, hi = _naive(since), _naive(until)
+    hours = int((until - since) / HOUR)
+    counts: dict[str, np.ndarray] = {}
+    negative: dict[str, np.ndarray] = {}
+    rows = connection.execute(
+        select(TopicRollup.topic_key, TopicRollup.bucket_start, TopicRollup.count, TopicRollup.negative_count).where(
+            TopicRollup.bucket_start >= lo, TopicRollup.bucket_start < hi
+        )
+    )
+    for topic, hour, count, negatives in rows:
+        i = int((hour - lo) / HOUR)
+        if topic not in counts:
+            counts[topic], negative[topic] = np.zeros(hours, dtype=np.int64), np.zeros(hours, dtype=np.int64)
+        counts[topic][i] += count
+        negative[topic][i] += negatives
+    labels: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    rows = connection.execute(
+        select(
+            TopicEmotionRollup.topic_key,
+            TopicEmotionRollup.bucket_start,
+            TopicEmotionRollup.emotion_label,
+            TopicEmotionRollup.count,
+        ).where(
+            TopicEmotionRollup.bucket_start >= lo,
+            TopicEmotionRollup.bucket_start < hi,
+            TopicEmotionRollup.count != 0,
+        )
+    )
+    for topic, hour, label, count in rows:
+        if topic not in counts:
+            continue
+        series = labels[topic].setdefault(label, np.zeros(hours, dtype=np.int64))
+        series[int((hour - lo) / HOUR)] += count
+    muted = mixed_model_topics(connection, since=mute_since, until=until)
+    out = []
+    for topic in sorted(counts):
+        # A topic's series starts at its first stored hour: before that it did not exist, and
+        # zeros there would make its first mentions look like a surge.
+        first = int(np.argmax(counts[topic] > 0))
+        out.append(
+            TopicSeries(
+                topic=topic,
+                start=since + first * HOUR,
+                counts=counts[topic][first:],
+                label_counts={label: values[first:] for label, values in labels.get(topic, {}).items()},
+                negative_counts=negative[topic][first:],
+                mute_mix=topic in muted,
+            )
+        )
+    return out
+
+
+def emotion_totals(connection: Connection, *, topic: str, since: datetime, until: datetime) -> tuple[int, dict]:
+    """A topic's counted mentions in ``[since, until)`` and their count per emotion label."""
+    lo, hi = _naive(since), _naive(until)
+    total = connection.execute(
+        select(func.coalesce(func.sum(TopicRollup.count), 0)).where(
+            TopicRollup.topic_key == topic, TopicRollup.bucket_start >= lo, TopicRollup.bucket_start < hi
+        )
+    ).scalar_one()
+    rows = connection.execute(
+        select(TopicEmotionRollup.emotion_label, func.sum(TopicEmotionRollup.count))
+        .where(
+            TopicEmotionRollup.topic_key == topic,
+            TopicEmotionRollup.bucket_start >= lo,
+            TopicEmotionRollup.bucket_start < hi,
+        )
+        .group_by(TopicEmotionRollup.emotion_label)
+    )
+    return int(total), {label: int(count) for label, count in rows if count}
+
+
+def _topic_mentions(topic: str, since: datetime, until: datetime):
+    return (
+        MentionTopic.topic_key == topic,
+        MentionTopic.created_at >= _naive(since),
+        MentionTopic.created_at < _naive(until),
+        *_counted(),
+    )
+
+
+def top_sources(connection: Connection, *, topic: str, since: datetime, until: datetime, limit: int) -> list[dict]:
+    """The sources of a topic's counted mentions in ``[since, until)``, most first."""
+    statement = (
+        select(Mention.source, func.count())
+        .join(MentionTopic, MentionTopic.mention_id == Mention.id)
+        .where(*_topic_mentions(topic, since, until))
+        .group_by(Mention.source)
+    )
+    rows = sorted(connection.execute(statement), key=lambda r: (-r[1], r[0] or ""))
+    return [{"source": source, "count": int(count)} for source, count in rows[:limit]]
+
+
+def representative_mentions(
+    connection: Connection, *, topic: str, since: datetime, until: datetime, limit: int
+) -> list[dict]:
+    """The ``limit`` counted mentions in ``[since, until)`` that belong to the topic most
+    clearly (highest topic score; ties: oldest first, then lowest id), with their text."""
+    statement = (
+        select(Mention.id, Mention.external_id, Mention.text, Mention.created_at)
+        .join(MentionTopic, MentionTopic.mention_id == Mention.id)
+        .where(*_topic_mentions(topic, since, until), Mention.text.is_not(None))
+        .order_by(MentionTopic.score.desc(), MentionTopic.created_at, Mention.id)
+        .limit(limit)
+    )
+    out = []
+    for mention_id, external_id, text, created in connection.execute(statement):
+        item: dict = {"id": mention_id}
+        if external_id is not None:
+            item["external_id"] = external_id
+        item |= {"text": text, "created_at": created.replace(tzinfo=UTC).isoformat()}
+        out.append(item)
+    return out
+
+
+def text_sample(connection: Connection, *, topic: str, since: datetime, until: datetime, limit: int) -> list[str]:
+    """At most ``limit`` texts of a topic's counted mentions in ``[since, until)``. Ordered by
+    content hash: a deterministic sample spread over the whole window (a hash is uncorrelated
+    with time), where ``ORDER BY created_at`` would keep only one end of it."""
+    statement = (
+        select(Mention.text)
+        .join(MentionTopic, MentionTopic.mention_id == Mention.id)
+        .where(*_topic_mentions(topic, since, until), Mention.text.is_not(None))
+        .order_by(Mention.content_hash, Mention.id)
+        .limit(limit)
+    )
+    return list(connection.execute(statement).scalars())
