@@ -52,6 +52,19 @@ def read_serve_config(path: Path) -> tuple[dict, dict[str, dict]]:
 __all__ = ["read_serve_config", "run_local"]
 
 
+def check_sentiment_method(pipeline_config: Path | None) -> None:
+    """``sentiment.method: head`` needs an emotion checkpoint with a sentiment head: say so
+    now (a ``ConfigError``, exit 2), read from the checkpoint's config alone, rather than in
+    every request once Ray has started."""
+    from inference.loading import classifier_labels_and_version
+    from inference.sentiment import sentiment_scorer
+    from inference.settings import load_pipeline_settings
+
+    settings = load_pipeline_settings(pipeline_config)
+    labels, _ = classifier_labels_and_version(settings.emotion.source)
+    sentiment_scorer(settings.sentiment, labels)
+
+
 def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None = None) -> None:
     """Start a local Ray, serve until SIGINT/SIGTERM, then shut Serve and Ray down."""
     import os
@@ -70,7 +83,9 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     application = compose_app(args, options)  # validates args before Ray starts
     # The database too: a bad URL, an unreachable server or an unmigrated schema is one line
     # and an exit code now, not a deployment failing inside Ray minutes later.
-    ready_engine(ServeAppArgs.model_validate(args).database_url).dispose()
+    serve_args = ServeAppArgs.model_validate(args)
+    ready_engine(serve_args.database_url).dispose()
+    check_sentiment_method(serve_args.pipeline_config)
     stop = threading.Event()
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.

@@ -319,36 +319,53 @@ class AggregationService:
         return self.cache.get_or_compute(("baseline", topic, days, end, window, tz), compute)  # type: ignore[return-value]
 
     def trends(self, window: str = "day", days: int = 30, tz: str = "UTC") -> list[dict]:
-        """Every topic's current window against its baseline, most unusual first.
+        """Every topic's last complete window against the ``days`` before it, most unusual first.
 
-        z-scores divide by the baseline's standard deviation floored at 1 mention (volume)
-        and 0.05 (sentiment), so a topic that was flat at zero does not score infinity.
+        The running window is left out: its count is partial and would read as a drop.
+        ``expected`` is the baseline's mean count per window; ``p_value`` the upper tail of a
+        negative binomial around it (dispersion from the baseline's own variance, Poisson
+        when it shows none; the mean is floored at one mention over the baseline, so a topic
+        that was silent does not score zero). z-scores stay for compatibility, their
+        standard deviation floored at 1 mention (volume) and 0.05 (sentiment).
         """
+        from storage.spikes.significance import negative_binomial_tail
+
         zone = parse_tz(tz)
         now = self.clock()
-        current_start = queries.bucket_start(now.astimezone(UTC).replace(tzinfo=None), window, zone)
+        running_start = queries.bucket_start(now.astimezone(UTC).replace(tzinfo=None), window, zone)
+        last_start = queries.bucket_start(
+            (running_start.astimezone(UTC) - timedelta(seconds=1)).replace(tzinfo=None), window, zone
+        )
+        windows_in_baseline = days * (24 if window == "hour" else 1)
         rows = []
         for topic in [t["key"] for t in self.topics()]:
-            base = self.baseline(topic, days=days, until=now, window=window, tz=tz)
-            current = self.aggregate(topic, window=window, since=current_start, until=now, tz=tz)["buckets"]
+            base = self.baseline(topic, days=days, until=last_start, window=window, tz=tz)
+            current = self.aggregate(topic, window=window, since=last_start, until=running_start, tz=tz)["buckets"]
             count = sum(b["count"] for b in current)
             sentiment = current[0]["sentiment_mean"] if current else None
-            z_volume = (count - (base["volume_mean"] or 0.0)) / max(base["volume_std"] or 0.0, 1.0)
+            mean, std = base["volume_mean"] or 0.0, base["volume_std"] or 0.0
+            tested_mean = max(mean, 1.0 / windows_in_baseline)
+            dispersion = max(0.0, (std**2 - mean) / mean**2) if mean > 0 else 0.0
+            p_value = float(negative_binomial_tail(count, tested_mean, dispersion))
+            z_volume = (count - mean) / max(std, 1.0)
             z_sentiment = None
             if sentiment is not None and base["sentiment_mean"] is not None:
                 z_sentiment = (sentiment - base["sentiment_mean"]) / max(base["sentiment_std"] or 0.0, 0.05)
             rows.append(
                 {
                     "topic": topic,
-                    "window_start": current_start.isoformat(),
+                    "window_start": last_start.isoformat(),
+                    "window_end": running_start.isoformat(),
                     "count": count,
+                    "expected": round(mean, 4),
+                    "p_value": p_value,
                     "sentiment_mean": sentiment,
                     "baseline": base,
                     "z_volume": round(z_volume, 4),
                     "z_sentiment": round(z_sentiment, 4) if z_sentiment is not None else None,
                 }
             )
-        rows.sort(key=lambda r: max(abs(r["z_volume"]), abs(r["z_sentiment"] or 0.0)), reverse=True)
+        rows.sort(key=lambda r: (r["p_value"], -max(abs(r["z_volume"]), abs(r["z_sentiment"] or 0.0))))
         return rows
 
     def mentions(

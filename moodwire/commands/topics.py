@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     aggregate.add_argument("--database-url")
     aggregate.set_defaults(handler=run_aggregate)
 
-    trends = commands.add_parser("trends", help="every topic's latest window against its baseline")
+    trends = commands.add_parser("trends", help="every topic's last complete window against its baseline")
     trends.add_argument("--window", choices=["hour", "day"], default="day")
     trends.add_argument("--days", type=int, default=30)
     trends.add_argument("--tz", default="UTC")

@@ -230,3 +230,39 @@ def test_serve_checks_its_database_before_starting_ray(capsys, monkeypatch, requ
     err = capsys.readouterr().err
     assert code == expected and err.count("\n") == 1 and err.startswith("moodwire serve: "), err
     assert SECRET not in err and "Traceback" not in err
+
+
+def test_serve_rejects_a_sentiment_head_setting_on_a_model_without_one_before_ray(tmp_path, capsys, monkeypatch):
+    """`sentiment.method: head` (the default) with an emotion checkpoint that has no sentiment
+    head: one line naming the key, exit 2, Ray never started."""
+    import ray
+
+    from inference.loading import artifacts_dir
+    from storage.engine import create_database_engine
+    from storage.migrate import upgrade
+
+    def started(*args, **kwargs):
+        raise AssertionError("Ray was started before the settings were checked")
+
+    monkeypatch.setattr(ray, "init", started)
+    # An emotion-only checkpoint: the shipped artifact's manifest without its sentiment outputs.
+    emotion_only = tmp_path / "emotion-only"
+    emotion_only.mkdir()
+    for item in (artifacts_dir() / "ekman-minilm").iterdir():
+        (emotion_only / item.name).write_bytes(item.read_bytes())
+    manifest = json.loads((emotion_only / "moodwire_artifact.json").read_text(encoding="utf-8"))
+    manifest["labels"] = [label for label in manifest["labels"] if not label.startswith("sentiment:")]
+    (emotion_only / "moodwire_artifact.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (tmp_path / "moodwire.yaml").write_text(f"emotion:\n  source: {emotion_only}\n", encoding="utf-8")
+    database = f"sqlite:///{tmp_path}/ok.db"
+    upgrade(create_database_engine(database))
+    (tmp_path / "serve.yaml").write_text(
+        "applications:\n  - name: moodwire\n    import_path: serve_app.app:build_app\n    args:\n"
+        f"      database_url: {database}\n      pipeline_config: {tmp_path / 'moodwire.yaml'}\n",
+        encoding="utf-8",
+    )
+    from moodwire.cli import main
+
+    code = main(["serve", "--config", str(tmp_path / "serve.yaml"), "--port", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "sentiment.method" in err and "valence" in err, err

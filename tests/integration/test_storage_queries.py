@@ -108,15 +108,20 @@ def test_unknown_topic(service):
 
 
 def test_baseline_and_trends_find_the_spike(service):
-    # 10 quiet days with 2 economy mentions each, then 12 today; healthcare steady at 3 per day
+    # 10 quiet days with 2 economy mentions each, then 12 yesterday (the last complete day) and
+    # 5 in today's running window, which trends leave out; healthcare steady at 3 per day
     records = []
-    for day in range(1, 11):
-        for i in range(2):
-            records.append(
-                record(
-                    f"e{day}-{i}", external_id=f"e{day}-{i}", created_at=at(24 * day + i), result=result("neutral", 0.0)
+    for day in range(1, 12):
+        if day > 1:
+            for i in range(2):
+                records.append(
+                    record(
+                        f"e{day}-{i}",
+                        external_id=f"e{day}-{i}",
+                        created_at=at(24 * day + i),
+                        result=result("neutral", 0.0),
+                    )
                 )
-            )
         for i in range(3):
             records.append(
                 record(
@@ -127,25 +132,24 @@ def test_baseline_and_trends_find_the_spike(service):
                 )
             )
     for i in range(12):
-        records.append(record(f"today{i}", external_id=f"t{i}", created_at=at(0.1 * i), result=result("anger", -0.9)))
-    for i in range(3):
         records.append(
-            record(
-                f"htoday{i}",
-                external_id=f"ht{i}",
-                created_at=at(0.1 * i),
-                result=result("joy", 0.5, {"healthcare": 0.5}),
-            )
+            record(f"yesterday{i}", external_id=f"y{i}", created_at=at(24 + 0.1 * i), result=result("anger", -0.9))
         )
+    for i in range(5):
+        records.append(record(f"today{i}", external_id=f"t{i}", created_at=at(0.1 * i), result=result("anger", -0.9)))
     service.ingest(records)
-    base = service.baseline("economy", days=10)
+    base = service.baseline("economy", days=10, until=NOW - timedelta(days=1))
     assert base["volume_mean"] == pytest.approx(2.0) and base["volume_std"] == pytest.approx(0.0)
     assert base["sentiment_mean"] == pytest.approx(0.0)
     trends = service.trends(window="day", days=10)
     assert [t["topic"] for t in trends] == ["economy", "healthcare"]
-    assert trends[0]["count"] == 12 and trends[0]["z_volume"] == pytest.approx(10.0)
-    assert trends[0]["z_sentiment"] == pytest.approx(-0.9 / 0.05)
-    assert trends[1]["z_volume"] == pytest.approx(0.0)
+    economy, healthcare = trends
+    assert economy["window_start"].startswith("2026-11-19T00:00") and economy["window_end"].startswith("2026-11-20")
+    assert economy["count"] == 12 and economy["expected"] == pytest.approx(2.0)
+    assert economy["p_value"] < 1e-5 and economy["z_volume"] == pytest.approx(10.0)
+    assert economy["z_sentiment"] == pytest.approx(-0.9 / 0.05)
+    assert healthcare["count"] == 3 and healthcare["expected"] == pytest.approx(3.0)
+    assert healthcare["p_value"] > 0.3 and healthcare["z_volume"] == pytest.approx(0.0)
 
 
 def test_mentions_filters_and_keyset_pagination(service):
