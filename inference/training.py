@@ -563,7 +563,8 @@ def finish_warm_start(
 
     num_emotions = len(labels)
     goemotions = next(dev for dev in dev_sets if dev.name == "goemotions_dev")
-    sentiment_devs = [dev for dev in dev_sets if dev.head == "sentiment"] + _check_dev_sets()
+    scored = dev_sets + _check_dev_sets()  # read once; every one is scored with the chosen model
+    sentiment_devs = [dev for dev in scored if dev.head == "sentiment"]
 
     def goemotions_tuned(log_probs: np.ndarray) -> tuple[np.ndarray, float]:
         head = log_probs[:, :num_emotions]
@@ -588,8 +589,8 @@ def finish_warm_start(
                 break
         assert chosen is not None  # alpha 1 is the warm start itself
         alpha, trial, emotion_bias = chosen
-        all_log_probs = _dev_log_probs(trial, dev_sets + _check_dev_sets(), config.threads)
-    by_name = dict(zip([dev.name for dev in dev_sets + _check_dev_sets()], all_log_probs, strict=True))
+        all_log_probs = _dev_log_probs(trial, scored, config.threads)
+    by_name = dict(zip([dev.name for dev in scored], all_log_probs, strict=True))
     bias = np.zeros(num_emotions + len(SENTIMENT_LABELS), dtype=np.float32)
     bias[:num_emotions] = emotion_bias
     sentiment_cols = slice(num_emotions, num_emotions + len(SENTIMENT_LABELS))
@@ -598,7 +599,7 @@ def finish_warm_start(
         len(SENTIMENT_LABELS),
     )
     dev_report: dict[str, dict] = {}
-    for dev in dev_sets + _check_dev_sets():
+    for dev in scored:
         names = labels if dev.head == "emotion" else list(SENTIMENT_LABELS)
         cols = slice(0, num_emotions) if dev.head == "emotion" else sentiment_cols
         raw, _ = dev_f1(by_name[dev.name][:, cols], dev)
