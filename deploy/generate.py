@@ -42,7 +42,7 @@ class GenerateError(ValueError):
 
 # Every deployment serve_app.app can compose. configs/serve.yaml (colocated layout) lists two
 # of them; the cluster overlay switches to the deployments layout and adds the model ones.
-APP_DEPLOYMENTS = frozenset({"EmotionModel", "EmbeddingModel", "Aggregator", "Gateway"})
+APP_DEPLOYMENTS = frozenset({"EmotionModel", "EmbeddingModel", "Aggregator", "AlertWatcher", "Gateway"})
 
 
 def _merge_named(base: list, overlay: list, where: str) -> list:

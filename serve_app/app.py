@@ -23,8 +23,10 @@ def build_app(args: ServeAppArgs) -> Application:
 def compose_app(
     args: dict | ServeAppArgs | None = None, deployment_options: dict[str, dict] | None = None
 ) -> Application:
-    """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator), or with
-    ``model_layout: colocated``, Gateway (models inside) -> Aggregator.
+    """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator, AlertWatcher), or with
+    ``model_layout: colocated``, Gateway (models inside) -> (Aggregator, AlertWatcher). The
+    AlertWatcher reaches the database through the Aggregator; the Gateway holds its handle so
+    Serve deploys it with the app.
 
     Paths and the database URL are resolved here, in the process that builds the app, so
     replicas started elsewhere (other working directories, other nodes) see the same files.
@@ -33,6 +35,7 @@ def compose_app(
     """
     from inference.settings import load_pipeline_settings
     from serve_app.deployments.aggregator import Aggregator
+    from serve_app.deployments.alerts import AlertWatcher
     from serve_app.deployments.models import EmbeddingModel, EmotionModel
     from serve_app.gateway import Gateway
     from storage.settings import database_url
@@ -42,11 +45,12 @@ def compose_app(
         update={
             "pipeline_config": Path(_absolute(parsed.pipeline_config)) if parsed.pipeline_config else None,
             "storage_config": Path(_absolute(parsed.storage_config)) if parsed.storage_config else None,
+            "alerts_config": Path(_absolute(parsed.alerts_config)) if parsed.alerts_config else None,
             "database_url": database_url(parsed.database_url),
         }
     )
     options = deployment_options or {}
-    unknown = set(options) - {"EmotionModel", "EmbeddingModel", "Aggregator", "Gateway"}
+    unknown = set(options) - {"EmotionModel", "EmbeddingModel", "Aggregator", "AlertWatcher", "Gateway"}
     if unknown:
         raise ValueError(f"no such deployment(s): {sorted(unknown)}")
 
@@ -56,12 +60,13 @@ def compose_app(
     aggregator = configured(Aggregator).bind(
         parsed.database_url, _absolute(parsed.storage_config), _absolute(parsed.pipeline_config)
     )
+    watcher = configured(AlertWatcher).bind(aggregator, _absolute(parsed.alerts_config))
     if parsed.model_layout == "colocated":
         misplaced = set(options) & {"EmotionModel", "EmbeddingModel"}
         if misplaced:
             raise ValueError(f"model_layout colocated runs the models inside Gateway: drop {sorted(misplaced)}")
-        return configured(Gateway).bind(None, None, aggregator, parsed.model_dump(mode="json"))
+        return configured(Gateway).bind(None, None, aggregator, parsed.model_dump(mode="json"), watcher)
     pipeline = load_pipeline_settings(parsed.pipeline_config).model_dump(mode="json")
     emotion = configured(EmotionModel).bind(pipeline)
     embedding = configured(EmbeddingModel).bind(pipeline)
-    return configured(Gateway).bind(emotion, embedding, aggregator, parsed.model_dump(mode="json"))
+    return configured(Gateway).bind(emotion, embedding, aggregator, parsed.model_dump(mode="json"), watcher)

@@ -37,6 +37,7 @@ class ServeAppArgs(BaseModel):
 
     pipeline_config: Path | None = Field(default=None, description="default: configs/moodwire.yaml")
     storage_config: Path | None = Field(default=None, description="default: configs/storage.yaml")
+    alerts_config: Path | None = Field(default=None, description="default: configs/alerts.yaml (no file: no alerts)")
     database_url: str | None = Field(default=None, description="default: $MOODWIRE_DATABASE_URL or SQLite")
     embedding_model_name: str = "all-MiniLM-L6-v2"
     max_texts_per_request: int = Field(default=2048, ge=1)

@@ -101,8 +101,10 @@ class Gateway:
         embedding: DeploymentHandle | None,
         aggregator: DeploymentHandle,
         args: dict,
+        alert_watcher: DeploymentHandle | None = None,
     ) -> None:
-        """``emotion``/``embedding`` are the model deployments, ``None`` when colocated."""
+        """``emotion``/``embedding`` are the model deployments, ``None`` when colocated;
+        ``alert_watcher`` is held so Serve deploys the watcher with the app."""
         from inference.settings import load_pipeline_settings
         from serve_app.metrics import GatewayMetrics
         from serve_app.result_cache import build_result_cache
@@ -123,6 +125,7 @@ class Gateway:
         else:
             self.models = RemoteModels(emotion, embedding)
         self.aggregator = aggregator
+        self.alert_watcher = alert_watcher
         self.api_key = os.environ.get(API_KEY_ENV) or None
         self.metrics = GatewayMetrics()
         cache = build_result_cache(
@@ -244,6 +247,12 @@ class Gateway:
         first; the Aggregator's service validates the filters (400 naming the parameter)."""
         kwargs = {"since": since, "until": until, "topic": topic, "kind": kind, "min_severity": min_severity}
         return await self.aggregator.query.remote("spikes", kwargs)
+
+    @app.get("/v1/alerts", tags=["topics"])
+    async def alerts(self, since: datetime | None = None, topic: str | None = None, limit: int = 100) -> dict:
+        """Alerts the watcher recorded, newest bucket first, each with its delivery state per
+        target (pending, delivered, failed with the reason, or suppressed by a cooldown or cap)."""
+        return await self.aggregator.query.remote("alerts", {"since": since, "topic": topic, "limit": limit})
 
     @app.get("/v1/mentions", tags=["topics"])
     async def mentions(

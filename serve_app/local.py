@@ -65,6 +65,14 @@ def check_sentiment_method(pipeline_config: Path | None) -> None:
     sentiment_scorer(settings.sentiment, labels)
 
 
+def check_alerts(alerts_config: Path | None) -> None:
+    """The alerts file and the environment variables it names, before Ray starts (a
+    ``ConfigError`` naming file, key and variable)."""
+    from storage.alerts import load_alert_settings, target_urls
+
+    target_urls(load_alert_settings(alerts_config), alerts_config or "configs/alerts.yaml")
+
+
 def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None = None) -> None:
     """Start a local Ray, serve until SIGINT/SIGTERM, then shut Serve and Ray down."""
     import os
@@ -86,6 +94,7 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     serve_args = ServeAppArgs.model_validate(args)
     ready_engine(serve_args.database_url).dispose()
     check_sentiment_method(serve_args.pipeline_config)
+    check_alerts(serve_args.alerts_config)
     stop = threading.Event()
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.

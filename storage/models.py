@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,3 +105,39 @@ class TopicEmotionRollup(Base):
     bucket_start: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
     emotion_label: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alert(Base):
+    """A spike the watcher pushes (migration 0003): one row per (topic, kind, bucket), ever.
+
+    ``spike`` holds the answer's fields of the spike with its explanation, as first found,
+    so a delivery retried after a restart sends what was recorded.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("topic_key", "kind", "bucket_start", name="uq_alerts_topic_kind_bucket"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(48))
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(), index=True)
+    bucket_end: Mapped[datetime] = mapped_column(DateTime())
+    severity: Mapped[int] = mapped_column(Integer)
+    spike: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class AlertDelivery(Base):
+    """An alert's delivery to one target: ``pending`` until sent, then ``delivered`` or
+    ``failed`` (with the reason); ``suppressed`` when a cooldown or the daily cap held it."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index("ix_alert_deliveries_state", "state"),)
+
+    alert_id: Mapped[int] = mapped_column(BigId, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime())

@@ -469,3 +469,42 @@ class AggregationService:
         from storage import spike_reports
 
         return spike_reports.backtest_range(self.engine, settings=self.settings.spikes, days=days, now=self.clock())
+
+    # -- alerts (written here, so the Aggregator stays the one writer) ----------------------------
+    def record_alerts(self, spikes: Sequence[dict], targets: Sequence) -> list[int]:
+        """Record the spikes some target wants that have no alert yet (``storage.alerts.store``)."""
+        from storage.alerts import store
+
+        with database_errors(what="recording alerts"), self.engine.begin() as connection:
+            return store.record_alerts(connection, spikes=spikes, targets=targets, now=self.clock())
+
+    def pending_alert_deliveries(self, limit: int = 100) -> list:
+        from storage.alerts import store
+
+        with database_errors(what="reading pending alerts"), self.engine.connect() as connection:
+            return store.pending_deliveries(connection, limit=limit)
+
+    def finish_alert_delivery(
+        self, *, alert_id: int, target: str, delivered: bool, attempts: int, error: str | None
+    ) -> bool:
+        from storage.alerts import store
+
+        with database_errors(what="recording an alert delivery"), self.engine.begin() as connection:
+            return store.finish_delivery(
+                connection,
+                alert_id=alert_id,
+                target=target,
+                delivered=delivered,
+                attempts=attempts,
+                error=error,
+                now=self.clock(),
+            )
+
+    def alerts(self, since: datetime | None = None, topic: str | None = None, limit: int = 100) -> dict:
+        """Recorded alerts, newest bucket first, with each target's delivery state."""
+        from storage.alerts import store
+
+        if not 1 <= limit <= 1000:
+            raise QueryError(f"limit must be between 1 and 1000, got {limit}")
+        with database_errors(what="reading alerts"), self.engine.connect() as connection:
+            return {"alerts": store.list_alerts(connection, since=since, topic=topic, limit=limit)}

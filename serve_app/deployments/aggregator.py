@@ -16,7 +16,9 @@ from ray import serve
 from serve_app.metrics import StorageMetrics
 from storage.engine import database_identity
 
-QUERIES = frozenset({"aggregate", "baseline", "trends", "mentions", "topics", "delete", "spikes"})
+QUERIES = frozenset({"aggregate", "baseline", "trends", "mentions", "topics", "delete", "spikes", "alerts"})
+# The AlertWatcher's calls: alerts are written here, so SQLite keeps one writer.
+ALERT_CALLS = frozenset({"record_alerts", "pending_alert_deliveries", "finish_alert_delivery"})
 
 
 @serve.deployment(name="Aggregator", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=64)
@@ -81,7 +83,7 @@ class Aggregator:
         return database_identity(self.service.engine.url)
 
     async def query(self, name: str, kwargs: dict):
-        if name not in QUERIES:
+        if name not in QUERIES | ALERT_CALLS:
             raise ValueError(f"unknown query {name!r}")
         return await asyncio.to_thread(getattr(self.service, name), **kwargs)
 

@@ -232,19 +232,35 @@ def test_serve_checks_its_database_before_starting_ray(capsys, monkeypatch, requ
     assert SECRET not in err and "Traceback" not in err
 
 
-def test_serve_rejects_a_sentiment_head_setting_on_a_model_without_one_before_ray(tmp_path, capsys, monkeypatch):
-    """`sentiment.method: head` (the default) with an emotion checkpoint that has no sentiment
-    head: one line naming the key, exit 2, Ray never started."""
+def serve_before_ray(tmp_path, capsys, monkeypatch, **args) -> tuple[int, str]:
+    """``moodwire serve`` on a migrated SQLite file with ``args`` in its Serve config, Ray's
+    start replaced by a failure: ``(exit code, stderr)`` of a check that ran before Ray."""
     import ray
 
-    from inference.loading import artifacts_dir
+    from moodwire.cli import main
     from storage.engine import create_database_engine
     from storage.migrate import upgrade
 
-    def started(*args, **kwargs):
+    def started(*_args, **_kwargs):
         raise AssertionError("Ray was started before the settings were checked")
 
     monkeypatch.setattr(ray, "init", started)
+    database = f"sqlite:///{tmp_path}/ok.db"
+    upgrade(create_database_engine(database))
+    lines = "".join(f"      {key}: {value}\n" for key, value in {"database_url": database, **args}.items())
+    (tmp_path / "serve.yaml").write_text(
+        "applications:\n  - name: moodwire\n    import_path: serve_app.app:build_app\n    args:\n" + lines,
+        encoding="utf-8",
+    )
+    code = main(["serve", "--config", str(tmp_path / "serve.yaml"), "--port", "1"])
+    return code, capsys.readouterr().err
+
+
+def test_serve_rejects_a_sentiment_head_setting_on_a_model_without_one_before_ray(tmp_path, capsys, monkeypatch):
+    """`sentiment.method: head` (the default) with an emotion checkpoint that has no sentiment
+    head: one line naming the key, exit 2, Ray never started."""
+    from inference.loading import artifacts_dir
+
     # An emotion-only checkpoint: the shipped artifact's manifest without its sentiment outputs.
     emotion_only = tmp_path / "emotion-only"
     emotion_only.mkdir()
@@ -254,15 +270,21 @@ def test_serve_rejects_a_sentiment_head_setting_on_a_model_without_one_before_ra
     manifest["labels"] = [label for label in manifest["labels"] if not label.startswith("sentiment:")]
     (emotion_only / "moodwire_artifact.json").write_text(json.dumps(manifest), encoding="utf-8")
     (tmp_path / "moodwire.yaml").write_text(f"emotion:\n  source: {emotion_only}\n", encoding="utf-8")
-    database = f"sqlite:///{tmp_path}/ok.db"
-    upgrade(create_database_engine(database))
-    (tmp_path / "serve.yaml").write_text(
-        "applications:\n  - name: moodwire\n    import_path: serve_app.app:build_app\n    args:\n"
-        f"      database_url: {database}\n      pipeline_config: {tmp_path / 'moodwire.yaml'}\n",
-        encoding="utf-8",
-    )
-    from moodwire.cli import main
-
-    code = main(["serve", "--config", str(tmp_path / "serve.yaml"), "--port", "1"])
-    err = capsys.readouterr().err
+    code, err = serve_before_ray(tmp_path, capsys, monkeypatch, pipeline_config=tmp_path / "moodwire.yaml")
     assert code == 2 and err.count("\n") == 1 and "sentiment.method" in err and "valence" in err, err
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ("targets:\n  - {name: slack, kind: slack, url_env: MW_TEST_UNSET_SLACK}\n", "MW_TEST_UNSET_SLACK"),
+        ("public_url: http://x\ntarget: []\n", "unknown key 'target'"),
+    ],
+)
+def test_serve_checks_the_alerts_file_and_its_secrets_before_ray(tmp_path, capsys, monkeypatch, alerts, message):
+    """A bad configs/alerts.yaml, or a target whose URL variable is unset: one line naming the
+    file and key (and the variable), exit 2, Ray never started."""
+    monkeypatch.delenv("MW_TEST_UNSET_SLACK", raising=False)
+    (tmp_path / "alerts.yaml").write_text(alerts, encoding="utf-8")
+    code, err = serve_before_ray(tmp_path, capsys, monkeypatch, alerts_config=tmp_path / "alerts.yaml")
+    assert code == 2 and err.count("\n") == 1 and "alerts.yaml" in err and message in err, err

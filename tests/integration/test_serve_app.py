@@ -9,6 +9,7 @@ import os
 import socket
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,11 +20,13 @@ from sqlalchemy import func, select, text
 
 from storage.models import Mention, MentionTopic
 from tests.integration.conftest import make_pg_engine, schema_url
+from tests.integration.webhook_receiver import webhook_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "test-key-" + uuid.uuid4().hex[:8]
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 APP_ARGS = {"max_texts_per_request": 50, "max_body_bytes": 200_000}
+WATCHED = "serve-alerts-economy"  # the topic whose surge the AlertWatcher test plants
 
 
 def free_port() -> int:
@@ -69,11 +72,34 @@ def wait_until_ready(base: str, timeout_s: float = 300, describe=lambda: "") -> 
 
 
 @pytest.fixture(scope="module")
-def served(pg_admin):
+def receiver():
+    """The webhook the app's AlertWatcher delivers to (configured in ``served``)."""
+    with webhook_receiver() as hook:
+        yield hook
+
+
+@pytest.fixture(scope="module")
+def served(pg_admin, receiver, tmp_path_factory):
     import ray
     from ray import serve
 
     from storage.migrate import upgrade
+
+    alerts_config = tmp_path_factory.mktemp("alerts") / "alerts.yaml"
+    alerts_config.write_text(
+        yaml.safe_dump(
+            {
+                "public_url": "http://127.0.0.1:8000",
+                "poll_seconds": 1,
+                "delivery": {"max_attempts": 3, "backoff_initial_s": 0.1},
+                "targets": [
+                    {"name": "hook", "kind": "webhook", "url": receiver.url, "topics": [WATCHED], "kinds": ["volume"]}
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    APP_ARGS["alerts_config"] = str(alerts_config)  # every redeploy of this module keeps it
 
     engine, schema = make_pg_engine(pg_admin, prefix="mw_test_serve_")
     db_url = schema_url(schema)
@@ -100,6 +126,7 @@ def served(pg_admin):
         serve.shutdown()
         ray.shutdown()
         os.environ.pop("MOODWIRE_API_KEY", None)
+        APP_ARGS.pop("alerts_config", None)
         engine.dispose()
         with pg_admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -408,3 +435,54 @@ def test_a_killed_aggregator_answers_503_with_retry_after_never_a_bare_500(serve
     assert set(statuses) <= {200, 503}, statuses
     wait_until_ready(served["base"])
     assert client.get("/v1/trends").status_code == 200
+
+
+def test_the_alert_watcher_delivers_a_surge_once_and_its_restart_adds_nothing(served, client, receiver):
+    """A surge in the last complete hour, written through the Aggregator as a backfill would:
+    the watcher (polling every second) records one volume alert and delivers it once; a killed
+    watcher comes back, scores the same hours again and neither records nor sends a second."""
+    import ray
+    from ray import serve
+
+    from storage.spikes.detection import scorable_end
+    from storage.spikes.series import floor_hour
+    from tests.integration.test_spikes import history_records
+
+    now = datetime.now(UTC)
+    surge = scorable_end(now, grace_minutes=10) - timedelta(hours=1)
+    records, planted = history_records(
+        now,
+        topics=(WATCHED, "serve-alerts-quiet"),
+        surge_hours_ago=int((floor_hour(now) - surge) / timedelta(hours=1)),
+        prefix="alerts-",
+    )
+    assert planted == surge
+    aggregator = serve.get_deployment_handle("Aggregator", app_name="moodwire")
+    for start in range(0, len(records), 1000):
+        aggregator.store_job_batch.remote(records[start : start + 1000], [], []).result(timeout_s=120)
+
+    deadline = time.time() + 120
+    while not receiver.requests and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # a few more rounds: nothing else may arrive
+    ((headers, body),) = receiver.requests
+    assert (body["topic"], body["kind"], body["bucket_start"]) == (WATCHED, "volume", surge.isoformat())
+    assert headers["idempotency-key"] == body["idempotency_key"]
+    (alert,) = client.get("/v1/alerts", params={"topic": WATCHED}).json()["alerts"]
+    assert (alert["kind"], alert["state"], alert["deliveries"][0]["attempts"]) == ("volume", "delivered", 1)
+    assert client.get("/v1/alerts", params={"limit": 0}).status_code == 422
+
+    replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if "#AlertWatcher#" in a["name"]]
+    assert len(replicas) == 1
+    ray.kill(ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"]), no_restart=True)
+    watcher = serve.get_deployment_handle("AlertWatcher", app_name="moodwire")
+    deadline, status = time.time() + 120, {}
+    while time.time() < deadline:
+        with contextlib.suppress(Exception):
+            status = watcher.status.remote().result(timeout_s=10)
+            if status["rounds"] >= 3:
+                break
+        time.sleep(1)
+    assert status.get("rounds", 0) >= 3 and status["error"] is None, status
+    assert len(receiver.requests) == 1
+    assert len(client.get("/v1/alerts", params={"topic": WATCHED}).json()["alerts"]) == 1

@@ -18,25 +18,28 @@ SURGE_SIZE = 30
 PLANTED = "tariffs"
 
 
-def surge_bucket(now: datetime) -> datetime:
-    return (now - timedelta(hours=SURGE_HOURS_AGO)).replace(minute=0, second=0, microsecond=0)
+def surge_bucket(now: datetime, hours_ago: int = SURGE_HOURS_AGO) -> datetime:
+    return (now - timedelta(hours=hours_ago)).replace(minute=0, second=0, microsecond=0)
 
 
-def seed_history(service, now: datetime) -> datetime:
-    """``HISTORY_DAYS`` of steady hourly mentions for two topics (2-3 an hour, labels in turn,
-    so no mix shifts), plus ``SURGE_SIZE`` economy mentions about tariffs in one hour."""
+def history_records(
+    now: datetime, *, topics: tuple[str, ...] = TOPICS, surge_hours_ago: int = SURGE_HOURS_AGO, prefix: str = ""
+) -> tuple[list, datetime]:
+    """``HISTORY_DAYS`` of steady hourly mentions for ``topics`` (2-3 an hour, labels in turn,
+    so no mix shifts), plus ``SURGE_SIZE`` mentions of the first topic about tariffs in one
+    hour: ``(records, surge bucket start)``. ``prefix`` keeps external ids apart."""
     first = (now - timedelta(days=HISTORY_DAYS)).replace(minute=0, second=0, microsecond=0)
-    surge = surge_bucket(now)
+    surge = surge_bucket(now, surge_hours_ago)
     records, i = [], 0
     hour = first
     while hour < now - timedelta(hours=1):
-        for topic in TOPICS:
+        for topic in topics:
             for k in range(2 + (hour.hour % 3 == 0)):
                 emotion, score = LABELS[i % 3]
                 records.append(
                     record(
                         f"ordinary {topic} chatter about markets and prices number {i}",
-                        external_id=f"h{i}",
+                        external_id=f"{prefix}h{i}",
                         created_at=(hour + timedelta(minutes=10 * k + 5)).isoformat(),
                         result=result(emotion, score, {topic: 0.5}),
                         source="tw" if i % 2 else "rd",
@@ -50,13 +53,19 @@ def seed_history(service, now: datetime) -> datetime:
         records.append(
             record(
                 f"new {PLANTED} on steel imports hit the port, case {k}",
-                external_id=f"s{k}",
+                external_id=f"{prefix}s{k}",
                 created_at=(surge + timedelta(minutes=k)).isoformat(),
-                result=result(emotion, score, {"economy": 0.6 + k / 1000}),
+                result=result(emotion, score, {topics[0]: 0.6 + k / 1000}),
                 source="news",
                 seed=10_000 + k,
             )
         )
+    return records, surge
+
+
+def seed_history(service, now: datetime) -> datetime:
+    """``history_records`` stored through ``service``; the surge's bucket start."""
+    records, surge = history_records(now)
     service.ingest(records)
     return surge
 

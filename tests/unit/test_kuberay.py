@@ -94,8 +94,10 @@ def test_cluster_form_binds_all_interfaces_and_puts_models_on_gpus(embedded):
     deployments = {d["name"]: d for d in embedded["applications"][0]["deployments"]}
     for model in ("EmotionModel", "EmbeddingModel"):
         assert 0 < deployments[model]["ray_actor_options"]["num_gpus"] <= 1
-    for cpu_only in ("Aggregator", "Gateway"):
+    for cpu_only in ("Aggregator", "AlertWatcher", "Gateway"):
         assert not deployments[cpu_only]["ray_actor_options"].get("num_gpus")
+    assert deployments["AlertWatcher"]["num_replicas"] == 1  # one watcher: one delivery per alert
+    assert deployments["AlertWatcher"]["ray_actor_options"]["num_cpus"] <= 0.01
 
 
 def test_embedded_config_is_valid_for_rays_serve_schema(embedded):

@@ -1,0 +1,86 @@
+"""AlertWatcher: ``storage.alerts.watcher.AlertRunner`` on a timer, beside the app.
+
+It holds no data of its own: it asks the Aggregator for spikes and writes alerts through it
+(one writer for SQLite), and only the HTTP calls to the targets happen here. It asks for
+0.01 CPU: it sleeps between rounds, and its work is a query and a few POSTs an hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+logger = logging.getLogger("ray.serve")
+
+
+class AggregatorAlertStore:
+    """``storage.alerts.watcher.AlertStore`` over the Aggregator's handle (blocking calls,
+    made from the watcher's own thread, never from the replica's event loop)."""
+
+    def __init__(self, aggregator: DeploymentHandle, timeout_s: float = 300) -> None:
+        self.aggregator, self.timeout_s = aggregator, timeout_s
+
+    def _call(self, name: str, **kwargs):
+        return self.aggregator.query.remote(name, kwargs).result(timeout_s=self.timeout_s)
+
+    def spikes(self, *, since=None) -> dict:
+        return self._call("spikes", since=since)
+
+    def record_alerts(self, spikes, targets) -> list[int]:
+        return self._call("record_alerts", spikes=spikes, targets=targets)
+
+    def pending_alert_deliveries(self) -> list:
+        return self._call("pending_alert_deliveries")
+
+    def finish_alert_delivery(self, **kwargs) -> bool:
+        return self._call("finish_alert_delivery", **kwargs)
+
+
+@serve.deployment(name="AlertWatcher", ray_actor_options={"num_cpus": 0.01}, max_ongoing_requests=4)
+class AlertWatcher:
+    def __init__(self, aggregator: DeploymentHandle, alerts_config: str | None) -> None:
+        from pathlib import Path
+
+        from storage.alerts import load_alert_settings, target_urls
+        from storage.alerts.watcher import AlertRunner
+
+        path = Path(alerts_config) if alerts_config else None
+        self.settings = load_alert_settings(path)
+        urls = target_urls(self.settings, path or "configs/alerts.yaml")
+        self.runner = AlertRunner(AggregatorAlertStore(aggregator), self.settings, urls)
+        self.rounds = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="alert-watcher", daemon=True)
+        if self.settings.targets:
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.runner.round()
+                self.last_error = None
+                if report.recorded or report.failed:
+                    logger.info(
+                        "alerts: %d new, %d delivered, %d failed", len(report.recorded), report.delivered, report.failed
+                    )
+            except Exception as exc:  # the database or the Aggregator is away: try again next round
+                if str(exc) != self.last_error:
+                    logger.warning("alert round failed: %s", exc)
+                self.last_error = str(exc)
+            self.rounds += 1
+            self._stop.wait(self.settings.poll_seconds)
+
+    def status(self) -> dict:
+        """Rounds run, the targets watched and the last round's error (None when it went well)."""
+        return {
+            "rounds": self.rounds,
+            "targets": sorted(t.name for t in self.settings.targets),
+            "error": self.last_error,
+        }
+
+    def __del__(self) -> None:
+        self._stop.set()
