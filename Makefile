@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 run: install
 	$(VENV)/bin/moodwire serve --config configs/serve.yaml --host 127.0.0.1 --port 8000
 
+# The browser tier (tests/browser) runs when /usr/bin/chromium exists, else one skip line says why.
 test: install lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -rs tests
 
 # The fast tier: no Ray, no database, no real model (tests marked slow load the default models).
 test-unit: install
@@ -74,3 +75,16 @@ bench: install
 	$(MOODWIRE) bench ingest --json $(BENCH_DB_ARG) > $(BENCH_OUT)/ingest.jsonl
 	$(MOODWIRE) bench aggregate --json $(BENCH_DB_ARG) > $(BENCH_OUT)/aggregate.jsonl
 	$(PY) -m moodwire.bench.plot $(BENCH_OUT)/online.jsonl $(BENCH_OUT)/online-int8.jsonl docs/bench-online.png
+
+# The page's charting library (serve_app/page/static/vendor/uplot), vendored from the npm
+# package so nothing loads from the internet at run time; its version is recorded beside it.
+.PHONY: vendor-uplot
+UPLOT_VERSION ?= 1.6.32
+UPLOT_DIR := serve_app/page/static/vendor/uplot
+vendor-uplot:
+	rm -rf /tmp/moodwire-uplot && mkdir -p /tmp/moodwire-uplot $(UPLOT_DIR)
+	cd /tmp/moodwire-uplot && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz
+	cp /tmp/moodwire-uplot/package/dist/uPlot.iife.min.js /tmp/moodwire-uplot/package/dist/uPlot.min.css $(UPLOT_DIR)/
+	cp /tmp/moodwire-uplot/package/LICENSE $(UPLOT_DIR)/LICENSE.txt
+	echo "uplot $(UPLOT_VERSION) from npm (npm pack uplot@$(UPLOT_VERSION)), MIT licence: LICENSE.txt" > $(UPLOT_DIR)/VERSION.txt
+	rm -rf /tmp/moodwire-uplot

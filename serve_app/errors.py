@@ -70,6 +70,10 @@ class MentionNotFoundError(LookupError):
     """No stored mention has this ``external_id``."""
 
 
+class PageNotFoundError(LookupError):
+    """No such file of the analysts' page."""
+
+
 class ServiceBusyError(RuntimeError):
     """The models' queue is full; a bounded wait beats an unbounded one."""
 
@@ -104,6 +108,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorSpec] = {
     UnknownTopicError: ErrorSpec(404, "not_found_error", "topic_not_found"),
     UnknownModelError: ErrorSpec(404, "invalid_request_error", "model_not_found"),
     MentionNotFoundError: ErrorSpec(404, "not_found_error", "mention_not_found"),
+    PageNotFoundError: ErrorSpec(404, "not_found_error", "page_not_found"),
     ServiceBusyError: ErrorSpec(503, "overloaded_error", retry_after=True),
     BackPressureError: ErrorSpec(503, "overloaded_error", retry_after=True, message=BUSY),
     # A model replica or the Aggregator died or is restarting behind this request.

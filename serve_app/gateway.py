@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -23,6 +23,7 @@ from serve_app.config import ColocatedBatchConfig, ServeAppArgs
 from serve_app.errors import (
     AuthenticationError,
     BodyTooLargeError,
+    InvalidRequestError,
     MentionNotFoundError,
     error_response,
     install_error_handlers,
@@ -30,6 +31,7 @@ from serve_app.errors import (
 )
 from serve_app.model_clients import ColocatedModels, ModelClient, RemoteModels
 from serve_app.online import OnlineClassifier
+from serve_app.page import PAGE_HEADERS, is_page_path, page_file
 from serve_app.requests import (
     classified_mentions,
     classify_response,
@@ -54,8 +56,17 @@ def _retry_after_s() -> int:
 install_error_handlers(app, _retry_after_s)
 
 
+def _route_path(request: Request) -> str:
+    """The path under the app's route prefix (Serve passes the prefix as ``root_path``)."""
+    path, root = request.scope.get("path", "/"), request.scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 def _authenticate(request: Request, api_key: str | None) -> None:
-    if api_key and request.url.path not in OPEN_PATHS:
+    """Every data route needs the key; health checks and the page's own files (which hold no
+    data) load without one."""
+    path = _route_path(request)
+    if api_key and path not in OPEN_PATHS and not is_page_path(path):
         header = request.headers.get("authorization", "")
         given = header[7:] if header.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(given.encode(), api_key.encode()):
@@ -153,6 +164,20 @@ class Gateway:
         return {"pid": os.getpid(), **self.models.batcher.batch_settings()}
 
     # -- routes -----------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    async def page(self) -> Response:
+        """The analysts' page (``serve_app/page``): static, no data in it, open without a key."""
+        return page_file("index.html")
+
+    @app.get("/page-config.json", include_in_schema=False)
+    async def page_config(self) -> JSONResponse:
+        """What the page must know before its first data call: whether to ask for a key."""
+        return JSONResponse({"auth_required": self.api_key is not None}, headers=PAGE_HEADERS)
+
+    @app.get("/static/{name:path}", include_in_schema=False)
+    async def page_asset(self, name: str) -> Response:
+        return page_file(name)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz(self) -> dict:
         return {"status": "ok"}
@@ -234,6 +259,26 @@ class Gateway:
     async def trends(self, window: str = "day", days: int = 30, tz: str = "UTC") -> dict:
         return {"trends": await self.aggregator.query.remote("trends", {"window": window, "days": days, "tz": tz})}
 
+    @app.get("/v1/overview", tags=["topics"])
+    async def overview(self) -> dict:
+        """Every topic's row of the page's overview: volumes, sparkline, net sentiment,
+        dominant emotion, change against the expected count, highest recent spike."""
+        return await self.aggregator.query.remote("overview", {})
+
+    @app.get("/v1/topics/{key}/timeline", tags=["topics"])
+    async def timeline(
+        self,
+        key: str,
+        window: str = "hour",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tz: str = "UTC",
+    ) -> dict:
+        """The topic view's series: aggregate buckets with ``complete``, ``expected`` and the
+        95 % band, and the topic's spikes in the range."""
+        kwargs = {"topic": key, "window": window, "since": since, "until": until, "tz": tz}
+        return await self.aggregator.query.remote("timeline", kwargs)
+
     @app.get("/v1/spikes", tags=["topics"])
     async def spikes(
         self,
@@ -254,7 +299,7 @@ class Gateway:
         target (pending, delivered, failed with the reason, or suppressed by a cooldown or cap)."""
         return await self.aggregator.query.remote("alerts", {"since": since, "topic": topic, "limit": limit})
 
-    @app.get("/v1/mentions", tags=["topics"])
+    @app.get("/v1/mentions", tags=["topics"], response_model=None)
     async def mentions(
         self,
         topic: str,
@@ -267,20 +312,52 @@ class Gateway:
         cursor: str | None = None,
         language: str | None = None,
         include_unsupported: bool = False,
-    ) -> dict:
-        kwargs = {
+        format: str = "json",
+    ) -> dict | StreamingResponse:
+        """A page of mentions (JSON), or with ``format=csv`` every matching mention, streamed."""
+        filters = {
             "topic": topic,
             "since": since,
             "until": until,
             "sentiment": sentiment,
             "emotion": emotion,
             "source": source,
-            "limit": limit,
-            "cursor": cursor,
             "language": language,
             "include_unsupported": include_unsupported,
         }
+        if format == "csv":
+            return await self._export_csv(filters)
+        if format != "json":
+            raise InvalidRequestError(f"format must be json or csv, got {format!r}", param="format")
+        kwargs = filters | {"limit": limit, "cursor": cursor}
         return await self.aggregator.query.remote("mentions", kwargs)
+
+    async def _export_csv(self, filters: dict) -> StreamingResponse:
+        """Every matching mention as CSV (``storage.export``), streamed a page at a time from
+        the database, up to ``max_export_rows``; ``X-Truncated`` says whether more matched.
+        The filters are validated (and counted) before the first byte, so bad ones are a 4xx."""
+        from storage.export import header
+
+        plan = await self.aggregator.query.remote("export_plan", filters)
+
+        async def rows():
+            yield header()
+            cursor, sent = None, 0
+            while sent < plan["rows"]:
+                page = await self.aggregator.query.remote(
+                    "export_page", filters | {"cursor": cursor, "limit": min(1000, plan["rows"] - sent)}
+                )
+                yield page["csv"]
+                sent, cursor = sent + page["rows"], page["next_cursor"]
+                if cursor is None or not page["rows"]:
+                    break
+
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in filters["topic"])[:64]
+        headers = {
+            "X-Truncated": "true" if plan["truncated"] else "false",
+            "Content-Disposition": f'attachment; filename="moodwire-{name}.csv"',
+        }
+        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
 
     @app.delete("/v1/mentions/{external_id}", tags=["topics"])
     async def delete_mention(self, external_id: str) -> dict:

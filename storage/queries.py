@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, or_, select, true
+from sqlalchemy import Connection, and_, func, or_, select, true
 
 from inference.language import UND, LanguagePolicy
 from storage import repository
@@ -130,33 +130,80 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise QueryError("cursor is not one this API returned") from None
 
 
+@dataclass(frozen=True)
+class MentionFilter:
+    """What a listing or an export of a topic's mentions matches (``GET /v1/mentions``)."""
+
+    topic: str
+    since: datetime | None = None
+    until: datetime | None = None
+    sentiment: str | None = None
+    emotion: str | None = None
+    source: str | None = None
+    language: str | None = None
+    include_unsupported: bool = False
+
+    def conditions(self) -> list:
+        """Without ``language`` or ``include_unsupported``, only mentions the rollups count
+        (``mentions.in_rollups``), so a listing agrees with its topic's aggregates;
+        ``language='und'`` also finds mentions stored before detection (NULL)."""
+        conditions = [MentionTopic.topic_key == self.topic]
+        if self.since is not None:
+            conditions.append(MentionTopic.created_at >= _utc_naive(self.since))
+        if self.until is not None:
+            conditions.append(MentionTopic.created_at < _utc_naive(self.until))
+        if self.sentiment is not None:
+            conditions.append(Mention.sentiment_label == self.sentiment)
+        if self.emotion is not None:
+            conditions.append(Mention.emotion_label == self.emotion)
+        if self.source is not None:
+            conditions.append(Mention.source == self.source)
+        if self.language == UND:
+            conditions.append(or_(Mention.language == UND, Mention.language.is_(None)))
+        elif self.language is not None:
+            conditions.append(Mention.language == self.language)
+        elif not self.include_unsupported:
+            conditions.append(Mention.in_rollups == true())
+        return conditions
+
+
+def count_mentions(connection: Connection, *, where: MentionFilter, cap: int) -> int:
+    """How many mentions match, counting no further than ``cap`` (an export's bound)."""
+    matching = (
+        select(MentionTopic.mention_id)
+        .join(Mention, MentionTopic.mention_id == Mention.id)
+        .where(*where.conditions())
+        .limit(cap)
+        .subquery()
+    )
+    return connection.execute(select(func.count()).select_from(matching)).scalar_one()
+
+
+def mention_topics(connection: Connection, *, mention_ids: list[int]) -> dict[int, list[str]]:
+    """Every topic of each mention, keys sorted."""
+    out: dict[int, list[str]] = {i: [] for i in mention_ids}
+    if mention_ids:
+        rows = connection.execute(
+            select(MentionTopic.mention_id, MentionTopic.topic_key)
+            .where(MentionTopic.mention_id.in_(mention_ids))
+            .order_by(MentionTopic.mention_id, MentionTopic.topic_key)
+        )
+        for mention_id, key in rows:
+            out[mention_id].append(key)
+    return out
+
+
 def mentions_page(
     connection: Connection,
     *,
-    topic: str,
-    since: datetime | None,
-    until: datetime | None,
-    sentiment: str | None,
-    emotion: str | None,
-    source: str | None,
+    where: MentionFilter,
     limit: int,
     cursor: str | None,
-    language: str | None = None,
-    include_unsupported: bool = False,
     policy: LanguagePolicy | None = None,
 ) -> tuple[list[dict], str | None]:
-    """Newest first; keyset pagination on (created_at, id) through the topic index.
-
-    Without ``language`` or ``include_unsupported``, only mentions the rollups count are
-    listed (``mentions.in_rollups``), so a listing agrees with its topic's aggregates.
-    ``language='und'`` also finds mentions stored before detection (NULL).
-    """
+    """Newest first; keyset pagination on (created_at, id) through the topic index."""
     policy = policy or LanguagePolicy()
-    conditions = [MentionTopic.topic_key == topic]
-    if since is not None:
-        conditions.append(MentionTopic.created_at >= _utc_naive(since))
-    if until is not None:
-        conditions.append(MentionTopic.created_at < _utc_naive(until))
+    conditions = where.conditions()
     if cursor is not None:
         after_time, after_id = decode_cursor(cursor)
         conditions.append(
@@ -165,18 +212,6 @@ def mentions_page(
                 and_(MentionTopic.created_at == after_time, MentionTopic.mention_id < after_id),
             )
         )
-    if sentiment is not None:
-        conditions.append(Mention.sentiment_label == sentiment)
-    if emotion is not None:
-        conditions.append(Mention.emotion_label == emotion)
-    if source is not None:
-        conditions.append(Mention.source == source)
-    if language == UND:
-        conditions.append(or_(Mention.language == UND, Mention.language.is_(None)))
-    elif language is not None:
-        conditions.append(Mention.language == language)
-    elif not include_unsupported:
-        conditions.append(Mention.in_rollups == true())
     statement = (
         select(
             Mention.id,

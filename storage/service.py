@@ -25,7 +25,10 @@ from storage.models import Mention, MentionEmbedding
 from storage.records import MentionRecord, PreparedMention, RecordRules, idempotency_key, parse_timestamp, prepare
 from storage.settings import StorageSettings
 
-EVERY_TOPIC = frozenset({"trends", "spikes"})  # cached answers that any topic's write changes
+EVERY_TOPIC = frozenset({"trends"})  # cached answers that any topic's write changes
+# Spike scorings, keyed (..., complete): they read only hours before ``complete``, so a write
+# changes them only when it lands before that (late data), never for the running hour.
+SCORED_UP_TO = frozenset({"scores"})
 
 
 class _TTLCache:
@@ -51,12 +54,20 @@ class _TTLCache:
         with self._lock:
             self._items.clear()
 
-    def invalidate(self, topics: Iterable[str]) -> None:
+    def invalidate(self, topics: Iterable[str], earliest: datetime | None = None) -> None:
+        """Drop what a write to ``topics`` changes; ``earliest``: the oldest posting time it
+        wrote (aware UTC), None when unknown (deletes): every scoring goes."""
         topics = set(topics)
         if not topics:
             return
+
+        def stale(key: tuple) -> bool:
+            if key[0] in SCORED_UP_TO:
+                return earliest is None or earliest < key[-1]
+            return key[0] in EVERY_TOPIC or key[1] in topics
+
         with self._lock:
-            for key in [k for k in self._items if k[0] in EVERY_TOPIC or k[1] in topics]:
+            for key in [k for k in self._items if stale(k)]:
                 del self._items[key]
 
 
@@ -108,7 +119,8 @@ class AggregationService:
         # Bulk writes on PostgreSQL go through the raw DB-API cursor: its errors count too.
         with database_errors(what=f"{what} of {len(prepared)} mentions"), self.engine.begin() as connection:
             report = writer(connection, prepared=prepared, now=now)
-        self.cache.invalidate(report.touched_topics)
+        earliest = min((p.created_at for p in prepared), default=None)
+        self.cache.invalidate(report.touched_topics, earliest.replace(tzinfo=UTC) if earliest else None)
         return report
 
     def ingest(self, records: Sequence[MentionRecord], *, checked: bool = False) -> ingest.WriteReport:
@@ -368,7 +380,7 @@ class AggregationService:
         rows.sort(key=lambda r: (r["p_value"], -max(abs(r["z_volume"]), abs(r["z_sentiment"] or 0.0))))
         return rows
 
-    def mentions(
+    def mention_filter(
         self,
         topic: str,
         since: datetime | None = None,
@@ -376,37 +388,61 @@ class AggregationService:
         sentiment: str | None = None,
         emotion: str | None = None,
         source: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
         language: str | None = None,
         include_unsupported: bool = False,
-    ) -> dict:
-        """A topic's mentions, newest first; by default only those its rollups count (mentions
-        in unsupported languages are left out unless ``language`` or ``include_unsupported``)."""
-        if not 1 <= limit <= 1000:
-            raise QueryError("limit must be between 1 and 1000")
+    ) -> queries.MentionFilter:
+        """The validated filter of a mention listing or export (a domain error names what is wrong)."""
         if sentiment is not None and sentiment not in {"positive", "neutral", "negative"}:
             raise QueryError("sentiment must be positive, neutral or negative")
         problem = language_problem(language) if language is not None else None
         if problem:
             raise InvalidLanguageError(problem)
         self._check_topic(topic)
+        return queries.MentionFilter(
+            topic=topic,
+            since=since,
+            until=until,
+            sentiment=sentiment,
+            emotion=emotion,
+            source=source,
+            language=language,
+            include_unsupported=include_unsupported,
+        )
+
+    def mentions(self, topic: str, limit: int = 50, cursor: str | None = None, **filters) -> dict:
+        """A topic's mentions, newest first; by default only those its rollups count (mentions
+        in unsupported languages are left out unless ``language`` or ``include_unsupported``).
+        ``filters``: those of ``mention_filter``."""
+        if not 1 <= limit <= 1000:
+            raise QueryError("limit must be between 1 and 1000")
+        where = self.mention_filter(topic, **filters)
         with database_errors(what="reading mentions"), self.engine.connect() as connection:
             items, next_cursor = queries.mentions_page(
-                connection,
-                topic=topic,
-                since=since,
-                until=until,
-                sentiment=sentiment,
-                emotion=emotion,
-                source=source,
-                limit=limit,
-                cursor=cursor,
-                language=language,
-                include_unsupported=include_unsupported,
-                policy=self.language_policy,
+                connection, where=where, limit=limit, cursor=cursor, policy=self.language_policy
             )
         return {"topic": topic, "items": items, "next_cursor": next_cursor}
+
+    def export_plan(self, **filters) -> dict:
+        """Before a CSV export streams: how many rows it will have (at most
+        ``max_export_rows``) and whether the filter matches more (``X-Truncated``)."""
+        where = self.mention_filter(**filters)
+        cap = self.settings.max_export_rows
+        with database_errors(what="counting mentions to export"), self.engine.connect() as connection:
+            matching = queries.count_mentions(connection, where=where, cap=cap + 1)
+        return {"rows": min(matching, cap), "truncated": matching > cap}
+
+    def export_page(self, cursor: str | None = None, limit: int = 1000, **filters) -> dict:
+        """One page of a CSV export (``storage.export``): ``{"csv", "rows", "next_cursor"}``,
+        the same order and cursor as ``mentions``; rows end in CRLF, no header."""
+        from storage import export
+
+        where = self.mention_filter(**filters)
+        with database_errors(what="exporting mentions"), self.engine.connect() as connection:
+            items, next_cursor = queries.mentions_page(
+                connection, where=where, limit=limit, cursor=cursor, policy=self.language_policy
+            )
+            topics = queries.mention_topics(connection, mention_ids=[item["id"] for item in items])
+        return {"csv": export.csv_rows(items, topics), "rows": len(items), "next_cursor": next_cursor}
 
     # -- spikes ---------------------------------------------------------------------------------
     def spikes(
@@ -422,12 +458,30 @@ class AggregationService:
 
         Detection always runs over every topic (a bucket's verdict is the same whichever topic,
         kind or range is asked for); the filters apply to its result. Detection results are
-        cached until any write; each spike's explanation per (topic, bucket) until a write
-        to that topic. The detector (numpy, scipy) loads on first use, not with the service."""
+        kept until a write lands in a scored hour (late data; writes to the running hour leave
+        them be); each spike's explanation per (topic, bucket) until a write to that topic.
+        The detector (numpy, scipy) loads on first use, not with the service."""
+        from storage import spike_reports
+
+        spike_reports.check_filters(kind=kind, min_severity=min_severity)
+        if topic is not None:
+            self._check_topic(topic)
+        found = self._scoring(since, until).spikes
+        chosen = [
+            s
+            for s in found
+            if (topic is None or s.topic == topic)
+            and (kind is None or s.kind == kind)
+            and (min_severity is None or s.severity >= min_severity)
+        ]
+        return {"spikes": [spike_reports.spike_fields(s) | {"explanation": self._explain(s)} for s in chosen]}
+
+    def _scoring(self, since: datetime | None, until: datetime | None):
+        """Every topic's ``Scoring`` of the complete hours of ``[since, until)`` (default: the 7
+        days up to the last complete hour), from the cache while no write reached those hours."""
         from storage import spike_reports
         from storage.spikes import scorable_end
 
-        spike_reports.check_filters(kind=kind, min_severity=min_severity)
         settings = self.settings.spikes
         now = self.clock()
         complete = scorable_end(now, grace_minutes=settings.grace_minutes)
@@ -437,20 +491,10 @@ class AggregationService:
             raise InvalidRangeError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
         if (until - since) > timedelta(hours=self.settings.max_buckets):
             raise InvalidRangeError(f"the range spans more than {self.settings.max_buckets} hours; narrow since/until")
-        if topic is not None:
-            self._check_topic(topic)
-        found = self.cache.get_or_compute(
-            ("spikes", since, until, complete),
-            lambda: spike_reports.detect_range(self.engine, settings=settings, since=since, until=until, now=now),
+        return self.cache.get_or_compute(
+            ("scores", since, until, complete),
+            lambda: spike_reports.score_range(self.engine, settings=settings, since=since, until=until, now=now),
         )
-        chosen = [
-            s
-            for s in found  # type: ignore[attr-defined]
-            if (topic is None or s.topic == topic)
-            and (kind is None or s.kind == kind)
-            and (min_severity is None or s.severity >= min_severity)
-        ]
-        return {"spikes": [spike_reports.spike_fields(s) | {"explanation": self._explain(s)} for s in chosen]}
 
     def _explain(self, spike) -> dict:
         from storage import spike_reports
@@ -508,3 +552,94 @@ class AggregationService:
             raise QueryError(f"limit must be between 1 and 1000, got {limit}")
         with database_errors(what="reading alerts"), self.engine.connect() as connection:
             return {"alerts": store.list_alerts(connection, since=since, topic=topic, limit=limit)}
+
+    # -- the analyst page ---------------------------------------------------------------------
+    def overview(self) -> dict:
+        """Every topic in one answer (``storage.overview.overview_row``): two rollup queries
+        and the cached scoring of the last 24 complete hours; mentions are never read."""
+        import numpy as np
+
+        from storage import overview
+        from storage.spikes import scorable_end
+
+        now = self.clock()
+        complete = scorable_end(now, grace_minutes=self.settings.spikes.grace_minutes)
+        scoring = self._scoring(complete - timedelta(hours=24), complete)
+        with database_errors(what="reading the overview"), self.engine.connect() as connection:
+            hours = overview.hourly_rollups(
+                connection,
+                since=complete - timedelta(hours=overview.SPARK_HOURS),
+                until=now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1),
+            )
+            emotions = overview.emotion_totals(connection, since=complete - timedelta(hours=24), until=complete)
+        row_of = {topic: k for k, topic in enumerate(scoring.topics)}
+        rows = []
+        for topic in sorted(self.configured_topics | set(hours) | set(row_of)):
+            k = row_of.get(topic)
+            expected = scoring.expected[k] if k is not None else None
+            expected_24h = float(np.nansum(expected)) if expected is not None and not np.isnan(expected).all() else None
+            rows.append(
+                overview.overview_row(
+                    topic,
+                    hours=hours.get(topic, {}),
+                    emotions=emotions.get(topic, {}),
+                    complete=complete,
+                    expected_24h=expected_24h,
+                    spikes=[s for s in scoring.spikes if s.topic == topic],
+                    configured=topic in self.configured_topics,
+                )
+            )
+        return {
+            "generated_at": now.astimezone(UTC).isoformat(),
+            "complete_until": complete.isoformat(),
+            "topics": rows,
+        }
+
+    def timeline(
+        self,
+        topic: str,
+        window: str = "hour",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tz: str = "UTC",
+    ) -> dict:
+        """``aggregate`` with, per bucket, whether it is complete and its expected count and
+        95 % band (from the detector's fit), plus the topic's spikes in the range: the topic
+        view's one call. The running bucket is marked ``complete: false``."""
+        from storage import overview, spike_reports
+        from storage.spikes import scorable_end
+
+        answer = self.aggregate(topic, window=window, since=since, until=until, tz=tz)
+        complete = scorable_end(self.clock(), grace_minutes=self.settings.spikes.grace_minutes)
+        first = datetime.fromisoformat(answer["buckets"][0]["start"]) if answer["buckets"] else complete
+        scored_until = min(datetime.fromisoformat(answer["until"]), complete)
+        buckets = [dict(b) for b in answer["buckets"]]
+        spikes: list = []
+        if first < scored_until:
+            scoring = self._scoring(first.astimezone(UTC), scored_until)
+            spikes = [s for s in scoring.spikes if s.topic == topic]
+            k = scoring.topics.index(topic) if topic in scoring.topics else None
+            ends = [datetime.fromisoformat(b["start"]) for b in buckets[1:]] + [datetime.fromisoformat(answer["until"])]
+            for bucket, end in zip(buckets, ends, strict=True):
+                start = datetime.fromisoformat(bucket["start"])
+                lo = max(0, int((start - scoring.start) / timedelta(hours=1)))
+                hi = max(lo, min(scoring.hours(), int((end - scoring.start) / timedelta(hours=1))))
+                band = (
+                    overview.expected_band(scoring.expected[k, lo:hi], scoring.dispersion[k, lo:hi])
+                    if k is not None
+                    else None
+                )
+                bucket["complete"] = end <= complete
+                bucket["expected"], bucket["expected_low"], bucket["expected_high"] = (
+                    tuple(round(v, 3) for v in band) if band else (None, None, None)
+                )
+        for bucket in buckets:
+            bucket.setdefault("complete", False)
+            bucket.setdefault("expected", None)
+            bucket.setdefault("expected_low", None)
+            bucket.setdefault("expected_high", None)
+        return answer | {
+            "complete_until": complete.isoformat(),
+            "buckets": buckets,
+            "spikes": [spike_reports.spike_fields(s) for s in spikes],
+        }

@@ -29,6 +29,7 @@ class StorageSettings(BaseModel):
     cache_ttl_s: float = Field(default=300.0, ge=0, description="aggregate/baseline cache; 0 disables")
     future_tolerance_s: float = Field(default=300.0, ge=0, description="clock skew allowed for created_at")
     max_buckets: int = Field(default=20_000, ge=1, description="largest aggregate answer")
+    max_export_rows: int = Field(default=100_000, ge=1, description="rows of one CSV export (X-Truncated past it)")
     spikes: SpikeSettings = Field(default_factory=SpikeSettings, description="what counts as a spike")
 
 

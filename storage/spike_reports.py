@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from storage import spike_queries
 from storage.errors import InvalidSpikeKindError, SpikeQueryError, database_errors
-from storage.spikes import Spike, SpikeSettings, backtest, detect
+from storage.spikes import Scoring, Spike, SpikeSettings, backtest, score
+from storage.spikes.series import HOUR, ceil_hour
 from storage.spikes.terms import MAX_TEXTS, top_terms
 
 DAY = timedelta(days=1)
@@ -44,20 +45,27 @@ def _midnight(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def detect_range(
-    engine: Engine, *, settings: SpikeSettings, since: datetime, until: datetime, now: datetime
-) -> list[Spike]:
-    """Every topic's spikes in the complete buckets of ``[since, until)``, newest first, after a
-    warm-up of ``baseline_days`` (module docstring). Every topic is read: the Benjamini-Hochberg
-    family of a bucket is all of its tests, so filtering by topic happens afterwards."""
+def score_range(engine: Engine, *, settings: SpikeSettings, since: datetime, until: datetime, now: datetime) -> Scoring:
+    """Every topic's spikes and expected counts in the complete buckets of ``[since, until)``,
+    spikes newest first, after a warm-up of ``baseline_days`` (module docstring). Every topic is
+    read: the Benjamini-Hochberg family of a bucket is all of its tests, so filtering by topic
+    happens afterwards."""
     baseline = settings.baseline_days * DAY
     warm_from = since - baseline
     with database_errors(what="reading the rollups for spike detection"), engine.connect() as connection:
         series = spike_queries.topic_series(
             connection, since=_midnight(warm_from) - baseline, until=until, mute_since=_midnight(since) - baseline
         )
-    found = detect(series, start=warm_from, end=until, now=now, settings=settings)
-    return [s for s in found if s.bucket_start >= since]
+    found = score(series, start=warm_from, end=until, now=now, settings=settings)
+    first = ceil_hour(since)
+    skip = max(0, int((first - found.start) / HOUR))
+    return Scoring(
+        spikes=[s for s in found.spikes if s.bucket_start >= since],
+        topics=found.topics,
+        start=max(first, found.start),
+        expected=found.expected[:, skip:],
+        dispersion=found.dispersion[:, skip:],
+    )
 
 
 def _moved_most(bucket: tuple[int, dict], baseline: tuple[int, dict]) -> dict | None:

@@ -16,7 +16,22 @@ from ray import serve
 from serve_app.metrics import StorageMetrics
 from storage.engine import database_identity
 
-QUERIES = frozenset({"aggregate", "baseline", "trends", "mentions", "topics", "delete", "spikes", "alerts"})
+QUERIES = frozenset(
+    {
+        "aggregate",
+        "baseline",
+        "trends",
+        "mentions",
+        "topics",
+        "delete",
+        "spikes",
+        "alerts",
+        "overview",
+        "timeline",
+        "export_plan",
+        "export_page",
+    }
+)
 # The AlertWatcher's calls: alerts are written here, so SQLite keeps one writer.
 ALERT_CALLS = frozenset({"record_alerts", "pending_alert_deliveries", "finish_alert_delivery"})
 

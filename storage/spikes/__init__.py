@@ -17,19 +17,21 @@ from typing import TYPE_CHECKING
 from storage.spikes.settings import SpikeSettings
 
 if TYPE_CHECKING:
-    from storage.spikes.detection import Spike, detect, scorable_end
+    from storage.spikes.detection import Scoring, Spike, detect, scorable_end, score
     from storage.spikes.replay import backtest
     from storage.spikes.series import TopicSeries
 
 _LAZY = {
+    "Scoring": "storage.spikes.detection",
     "Spike": "storage.spikes.detection",
+    "score": "storage.spikes.detection",
     "detect": "storage.spikes.detection",
     "scorable_end": "storage.spikes.detection",
     "backtest": "storage.spikes.replay",
     "TopicSeries": "storage.spikes.series",
 }
 
-__all__ = ["Spike", "SpikeSettings", "TopicSeries", "backtest", "detect", "scorable_end"]
+__all__ = ["Scoring", "Spike", "SpikeSettings", "TopicSeries", "backtest", "detect", "scorable_end", "score"]
 
 
 def __getattr__(name: str):

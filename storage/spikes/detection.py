@@ -78,6 +78,9 @@ class _Run:
     def __init__(self, grid: Grid, flagged: np.ndarray, settings: SpikeSettings) -> None:
         self.grid, self.flagged, self.settings = grid, flagged, settings
         self.length = 24 * settings.baseline_days
+        # What each scored bucket was tested against (NaN where not scored or too new a topic).
+        self.expected = np.full(grid.counts.shape, np.nan)
+        self.dispersion = np.zeros(grid.counts.shape)
 
     def baseline_weight(self, anchor: int) -> np.ndarray:
         """1 for the hours of the window before ``anchor`` a baseline may use, else 0: observed,
@@ -102,6 +105,8 @@ class _Run:
         topics = len(grid.topics)
         volume = fit_volume(sums[:topics], sums[topics : 2 * topics], sums[2 * topics :], grid.cells[positions])
         enough = (volume.hours >= MIN_BASELINE_SHARE * self.length)[:, None]  # (K, 1)
+        self.expected[:, positions] = np.where(enough, volume.expected, np.nan)
+        self.dispersion[:, positions] = volume.dispersion
         observed = counts[:, positions]
         p_volume = np.where(enough, negative_binomial_tail(observed, volume.expected, volume.dispersion), 1.0)
 
@@ -172,6 +177,22 @@ class _SpikeMaker:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class Scoring:
+    """A ``score`` run: its spikes (newest first) and, per topic and scored hour from
+    ``start``, the expected count and its negative-binomial dispersion (NaN expected: not
+    scored, or the topic's baseline was too short)."""
+
+    spikes: list[Spike]
+    topics: tuple[str, ...]
+    start: datetime
+    expected: np.ndarray  # (topics, hours)
+    dispersion: np.ndarray
+
+    def hours(self) -> int:
+        return self.expected.shape[1]
+
+
 def detect(
     series: Sequence[TopicSeries],
     *,
@@ -189,11 +210,25 @@ def detect(
     ``flagged_before``: spikes (or ``(topic, bucket_start)`` pairs) found earlier; their buckets
     are left out of every later baseline of their topic, like the spikes this call finds.
     Naive datetimes are UTC."""
+    return score(series, start=start, end=end, now=now, settings=settings, flagged_before=flagged_before).spikes
+
+
+def score(
+    series: Sequence[TopicSeries],
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    settings: SpikeSettings | None = None,
+    flagged_before: Iterable[Spike | tuple[str, datetime]] = (),
+) -> Scoring:
+    """``detect``, also keeping the expected count of every scored bucket (the page's band)."""
     settings = settings or SpikeSettings()
     first = ceil_hour(start)
     stop = min(ceil_hour(end), scorable_end(now, grace_minutes=settings.grace_minutes))
     if stop <= first or not series:
-        return []
+        empty = np.zeros((len(series), 0))
+        return Scoring([], tuple(s.topic for s in series), first, empty, empty)
     length = 24 * settings.baseline_days
     origin = first.replace(hour=0) - length * HOUR  # baselines are anchored at UTC midnights
     grid = build_grid(series, start=origin, hours=int((stop - origin) / HOUR), zone=settings.zone())
@@ -210,4 +245,5 @@ def detect(
         positions = np.arange(max(anchor, scored_from), min(anchor + 24, scored_to))
         spikes += run.day(anchor, positions)
     spikes.sort(key=lambda s: (-s.bucket_start.timestamp(), -s.severity, s.topic, s.kind))
-    return spikes
+    window = slice(scored_from, scored_to)
+    return Scoring(spikes, tuple(grid.topics), first, run.expected[:, window], run.dispersion[:, window])

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -19,20 +16,15 @@ import yaml
 from sqlalchemy import func, select, text
 
 from storage.models import Mention, MentionTopic
+from tests.integration import serving
 from tests.integration.conftest import make_pg_engine, schema_url
+from tests.integration.serving import ROOT, free_port, local_serve_app, wait_until_ready
 from tests.integration.webhook_receiver import webhook_receiver
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "test-key-" + uuid.uuid4().hex[:8]
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 APP_ARGS = {"max_texts_per_request": 50, "max_body_bytes": 200_000}
 WATCHED = "serve-alerts-economy"  # the topic whose surge the AlertWatcher test plants
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # The model deployments of `model_layout: deployments` (configs/serve.yaml is colocated).
@@ -43,32 +35,8 @@ MODEL_DEPLOYMENTS = {
 
 
 def deploy_config(args: dict, deployments: dict[str, dict] | None = None) -> None:
-    """Deploy configs/serve.yaml through the Serve controller, as `serve deploy` does;
-    ``deployments`` changes the file's deployments and may add the model ones."""
-    from ray.serve.context import _get_global_client
-    from ray.serve.schema import ServeDeploySchema
-
-    config = yaml.safe_load((ROOT / "configs" / "serve.yaml").read_text(encoding="utf-8"))
-    app = config["applications"][0]
-    app["args"].update(APP_ARGS, **args)
-    changes = dict(deployments or {})
-    for deployment in app["deployments"]:
-        deployment.update(changes.pop(deployment["name"], {}))
-    app["deployments"] += [{"name": name, **options} for name, options in changes.items()]
-    del config["http_options"], config["proxy_location"]  # set by serve.start in the fixture
-    client = _get_global_client()
-    client.deploy_apps(ServeDeploySchema.parse_obj(config), _blocking=True)
-
-
-def wait_until_ready(base: str, timeout_s: float = 300, describe=lambda: "") -> None:
-    """Poll ``/readyz`` until the app answers 200; fail naming ``describe()`` otherwise."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/readyz", timeout=60).status_code == 200:
-                return
-        time.sleep(2)
-    pytest.fail(f"the Serve app did not become ready {describe()}".rstrip())
+    """``serving.deploy_config`` with this module's ``APP_ARGS`` under ``args``."""
+    serving.deploy_config(APP_ARGS | args, deployments)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +48,6 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def served(pg_admin, receiver, tmp_path_factory):
-    import ray
-    from ray import serve
-
     from storage.migrate import upgrade
 
     alerts_config = tmp_path_factory.mktemp("alerts") / "alerts.yaml"
@@ -104,28 +69,13 @@ def served(pg_admin, receiver, tmp_path_factory):
     engine, schema = make_pg_engine(pg_admin, prefix="mw_test_serve_")
     db_url = schema_url(schema)
     upgrade(engine)
-    http_port, metrics_port = free_port(), free_port()
-    os.environ["MOODWIRE_API_KEY"] = API_KEY
-    os.environ["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] = "60"
-    ray.init(
-        num_cpus=2,
-        namespace="moodwire-test",
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        _metrics_export_port=metrics_port,
-        _system_config={"metrics_report_interval_ms": 1000},
-        log_to_driver=False,
-    )
+    metrics_port = free_port()
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
-        deploy_config({"database_url": db_url})
-        base = f"http://127.0.0.1:{http_port}"
-        wait_until_ready(base)
-        yield {"base": base, "engine": engine, "metrics_port": metrics_port, "db_url": db_url}
+        with local_serve_app(
+            APP_ARGS | {"database_url": db_url}, api_key=API_KEY, namespace="moodwire-test", metrics_port=metrics_port
+        ) as base:
+            yield {"base": base, "engine": engine, "metrics_port": metrics_port, "db_url": db_url}
     finally:
-        serve.shutdown()
-        ray.shutdown()
-        os.environ.pop("MOODWIRE_API_KEY", None)
         APP_ARGS.pop("alerts_config", None)
         engine.dispose()
         with pg_admin.connect() as connection:

@@ -1,0 +1,125 @@
+"""The analyst page's reads: every topic's overview row, and a topic's timeline with the
+expected band. Both read the hourly rollups and the cached spike scoring, never mentions.
+
+Data functions take a connection; the assembly is pure, over plain arrays.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import Connection, func, select
+
+from storage.models import TopicEmotionRollup, TopicRollup
+
+HOUR = timedelta(hours=1)
+SPARK_HOURS = 7 * 24
+BAND_QUANTILES = (0.025, 0.975)  # the expected band: 95 % of counts in a usual hour
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def hourly_rollups(connection: Connection, *, since: datetime, until: datetime) -> dict[str, dict[datetime, tuple]]:
+    """``{topic: {hour (aware UTC): (count, positive, negative)}}`` for ``[since, until)``."""
+    rows = connection.execute(
+        select(
+            TopicRollup.topic_key,
+            TopicRollup.bucket_start,
+            TopicRollup.count,
+            TopicRollup.positive_count,
+            TopicRollup.negative_count,
+        ).where(TopicRollup.bucket_start >= _naive(since), TopicRollup.bucket_start < _naive(until))
+    )
+    out: dict[str, dict[datetime, tuple]] = defaultdict(dict)
+    for topic, hour, count, positive, negative in rows:
+        out[topic][hour.replace(tzinfo=UTC)] = (count, positive, negative)
+    return out
+
+
+def emotion_totals(connection: Connection, *, since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+    """``{topic: {label: mentions}}`` over ``[since, until)``, one query for every topic."""
+    rows = connection.execute(
+        select(TopicEmotionRollup.topic_key, TopicEmotionRollup.emotion_label, func.sum(TopicEmotionRollup.count))
+        .where(TopicEmotionRollup.bucket_start >= _naive(since), TopicEmotionRollup.bucket_start < _naive(until))
+        .group_by(TopicEmotionRollup.topic_key, TopicEmotionRollup.emotion_label)
+    )
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for topic, label, count in rows:
+        out[topic][label] = int(count)
+    return out
+
+
+def _spike_badge(spikes: Sequence) -> dict | None:
+    if not spikes:
+        return None
+    top = max(spikes, key=lambda s: (s.severity, s.bucket_start))
+    return {
+        "severity": top.severity,
+        "kind": top.kind,
+        "bucket_start": top.bucket_start.isoformat(),
+        "count": len(spikes),
+    }
+
+
+def overview_row(
+    topic: str,
+    *,
+    hours: dict[datetime, tuple],
+    emotions: dict[str, int],
+    complete: datetime,
+    expected_24h: float | None,
+    spikes: Sequence,
+    configured: bool,
+) -> dict:
+    """One topic's row: volumes of the last 24 and 7 x 24 complete hours, the hourly sparkline
+    of the week, the partial running hour(s) apart, net sentiment and the dominant emotion of
+    the last 24 hours, the change against the expected count, and the highest spike."""
+    week = [hours.get(complete - (SPARK_HOURS - i) * HOUR, (0, 0, 0)) for i in range(SPARK_HOURS)]
+    day = week[-24:]
+    volume_24h = sum(c for c, _, _ in day)
+    positive, negative = sum(p for _, p, _ in day), sum(n for _, _, n in day)
+    partial = sorted((h, v[0]) for h, v in hours.items() if h >= complete)
+    change = None
+    if expected_24h is not None and expected_24h > 0:
+        change = round(volume_24h / expected_24h - 1.0, 4)
+    return {
+        "key": topic,
+        "configured": configured,
+        "volume_24h": volume_24h,
+        "volume_7d": sum(c for c, _, _ in week),
+        "sparkline": [c for c, _, _ in week],
+        "running": [{"bucket_start": h.isoformat(), "count": c} for h, c in partial],
+        "net_sentiment": round((positive - negative) / volume_24h, 4) if volume_24h else None,
+        "dominant_emotion": max(sorted(emotions), key=lambda label: emotions[label]) if emotions else None,
+        "expected_24h": round(expected_24h, 3) if expected_24h is not None else None,
+        "change": change,
+        "spike": _spike_badge(spikes),
+    }
+
+
+def expected_band(expected: np.ndarray, dispersion: np.ndarray) -> tuple[float, float, float] | None:
+    """The expected count of a bucket made of the given scored hours, with a 95 % band:
+    negative-binomial quantiles for one hour, a normal approximation for a sum of hours.
+    None when no hour of the bucket was scored."""
+    scored = ~np.isnan(expected)
+    if not scored.any():
+        return None
+    mu, phi = expected[scored], dispersion[scored]
+    total = float(mu.sum())
+    if mu.size == 1:
+        from scipy import stats
+
+        m, a = float(mu[0]), float(phi[0])
+        if a > 1e-9:
+            n = 1.0 / a
+            low, high = stats.nbinom.ppf(BAND_QUANTILES, n, n / (n + m))
+        else:
+            low, high = stats.poisson.ppf(BAND_QUANTILES, m)
+        return total, float(low), float(high)
+    sd = float(np.sqrt((mu + phi * mu**2).sum()))
+    return total, max(0.0, total - 1.96 * sd), total + 1.96 * sd
