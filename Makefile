@@ -74,6 +74,7 @@ bench: install
 	$(MOODWIRE) bench precision --json $(if $(GOEMOTIONS),--goemotions $(GOEMOTIONS),) > $(BENCH_OUT)/precision.jsonl
 	$(MOODWIRE) bench ingest --json $(BENCH_DB_ARG) > $(BENCH_OUT)/ingest.jsonl
 	$(MOODWIRE) bench aggregate --json $(BENCH_DB_ARG) > $(BENCH_OUT)/aggregate.jsonl
+	$(MOODWIRE) bench overview --json $(BENCH_DB_ARG) > $(BENCH_OUT)/overview.jsonl
 	$(PY) -m moodwire.bench.plot $(BENCH_OUT)/online.jsonl $(BENCH_OUT)/online-int8.jsonl docs/bench-online.png
 
 # The page's charting library (serve_app/page/static/vendor/uplot), vendored from the npm
@@ -88,3 +89,9 @@ vendor-uplot:
 	cp /tmp/moodwire-uplot/package/LICENSE $(UPLOT_DIR)/LICENSE.txt
 	echo "uplot $(UPLOT_VERSION) from npm (npm pack uplot@$(UPLOT_VERSION)), MIT licence: LICENSE.txt" > $(UPLOT_DIR)/VERSION.txt
 	rm -rf /tmp/moodwire-uplot
+
+# The README's pictures of the page (docs/page-overview.png, docs/page-topic.png): a demo
+# database, the app on a local Ray, Debian's chromium.
+.PHONY: screenshots
+screenshots: install
+	$(PY) -m moodwire.bench.screenshots

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -165,8 +165,12 @@ class Gateway:
 
     # -- routes -----------------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
-    async def page(self) -> Response:
-        """The analysts' page (``serve_app/page``): static, no data in it, open without a key."""
+    async def page(self, request: Request) -> Response:
+        """The analysts' page (``serve_app/page``): static, no data in it, open without a key.
+        Under a route prefix opened without its trailing slash (``/moodwire``), redirect to
+        ``/moodwire/`` so the page's relative URLs resolve under the prefix."""
+        if not request.url.path.endswith("/"):
+            return RedirectResponse(request.url.path + "/", status_code=308)
         return page_file("index.html")
 
     @app.get("/page-config.json", include_in_schema=False)

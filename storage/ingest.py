@@ -83,6 +83,7 @@ def _contribution(p: PreparedMention) -> Contribution:
         sentiment_score=result.sentiment.score,
         sentiment_label=result.sentiment.label,
         emotion_label=result.emotion.label,
+        model_version=p.record.model_version,
     )
 
 

@@ -107,6 +107,18 @@ class TopicEmotionRollup(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
+class TopicModelRollup(Base):
+    """Counted mentions per model version per topic and hour (migration 0004; '' = unknown):
+    which topics mix model versions in a window, answered from rollups."""
+
+    __tablename__ = "topic_model_rollups"
+
+    topic_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(256), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
 class Alert(Base):
     """A spike the watcher pushes (migration 0003): one row per (topic, kind, bucket), ever.
 

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, and_, delete, false, func, or_, select, text,
 
 from inference.language import UND, LanguagePolicy
 from storage import repository
-from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicRollup
+from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
 from storage.rollups import Contribution, RollupDelta
 
-LOCKED_TABLES = ("mentions", "mention_topics", "topic_rollups", "topic_emotion_rollups")
+LOCKED_TABLES = ("mentions", "mention_topics", "topic_rollups", "topic_emotion_rollups", "topic_model_rollups")
 
 
 @dataclass
@@ -49,7 +49,7 @@ def rebuild_rollups(
     range_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
 ) -> RebuildReport:
-    """Empty and recompute ``topic_rollups`` and ``topic_emotion_rollups`` in the caller's
+    """Empty and recompute ``topic_rollups``, ``topic_emotion_rollups`` and ``topic_model_rollups`` in the caller's
     transaction; ``progress(ids)`` is called after each id range."""
     if connection.dialect.name == "postgresql":
         connection.execute(text(f"LOCK TABLE {', '.join(LOCKED_TABLES)} IN EXCLUSIVE MODE"))
@@ -58,6 +58,7 @@ def rebuild_rollups(
     connection.execute(update(Mention).values(in_rollups=counts))
     connection.execute(delete(TopicRollup))
     connection.execute(delete(TopicEmotionRollup))
+    connection.execute(delete(TopicModelRollup))
     report = RebuildReport()
     done = Mention.processing_status == "done"
     report.counted, report.left_out = connection.execute(
@@ -77,11 +78,12 @@ def rebuild_rollups(
                 Mention.sentiment_score,
                 Mention.sentiment_label,
                 Mention.emotion_label,
+                Mention.model_version,
             )
             .join(Mention, Mention.id == MentionTopic.mention_id)
             .where(done, Mention.in_rollups == true(), and_(Mention.id >= start, Mention.id < start + range_size))
         )
-        for topic, created_at, score, label, emotion in rows:  # one row per mention and topic
+        for topic, created_at, score, label, emotion, version in rows:  # one row per mention and topic
             delta.add(
                 Contribution(
                     created_at=created_at,
@@ -89,6 +91,7 @@ def rebuild_rollups(
                     sentiment_score=score,
                     sentiment_label=label,
                     emotion_label=emotion,
+                    model_version=version,
                 )
             )
         repository.apply_rollup_delta(connection, delta=delta)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicRollup
+from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
 from storage.rollups import Contribution, RollupDelta
 
 CHUNK = 1000  # rows per multi-row statement (keeps SQLite under its bound-parameter limit)
@@ -53,6 +53,7 @@ def _contributions(connection: Connection, rows) -> dict[int, Contribution | Non
                 sentiment_score=row.sentiment_score,
                 sentiment_label=row.sentiment_label,
                 emotion_label=row.emotion_label,
+                model_version=row.model_version,
             )
         else:
             result[row.id] = None
@@ -227,9 +228,10 @@ def _pg_upsert_values(
 
 def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
     """Add signed deltas to the hourly rollups in sorted key order (avoids deadlocks)."""
-    rows, emotion_rows = delta.rollup_rows(), delta.emotion_rows()
+    rows, emotion_rows, model_rows = delta.rollup_rows(), delta.emotion_rows(), delta.model_rows()
     rollup_columns = ("topic_key", "bucket_start", *ROLLUP_COUNTERS)
     emotion_columns = ("topic_key", "bucket_start", "emotion_label", "count")
+    model_columns = ("topic_key", "bucket_start", "model_version", "count")
     if _is_psycopg2(connection):
         if rows:
             _pg_upsert_values(
@@ -242,6 +244,14 @@ def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
                 columns=emotion_columns,
                 keys=("topic_key", "bucket_start", "emotion_label"),
                 rows=emotion_rows,
+            )
+        if model_rows:
+            _pg_upsert_values(
+                connection,
+                table="topic_model_rollups",
+                columns=model_columns,
+                keys=("topic_key", "bucket_start", "model_version"),
+                rows=model_rows,
             )
         return
     if rows:
@@ -258,6 +268,13 @@ def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
             set_={"count": TopicEmotionRollup.count + statement.excluded.count},
         )
         connection.execute(statement, emotion_rows)
+    if model_rows:
+        statement = _dialect_insert(connection, TopicModelRollup)
+        statement = statement.on_conflict_do_update(
+            index_elements=["topic_key", "bucket_start", "model_version"],
+            set_={"count": TopicModelRollup.count + statement.excluded.count},
+        )
+        connection.execute(statement, model_rows)
 
 
 def delete_mentions(connection: Connection, *, mention_ids: Sequence[int]) -> None:

@@ -22,6 +22,7 @@ class Contribution:
     sentiment_score: float
     sentiment_label: str
     emotion_label: str
+    model_version: str | None = None
 
 
 class RollupDelta:
@@ -30,6 +31,7 @@ class RollupDelta:
     def __init__(self) -> None:
         self.totals: dict[tuple[str, datetime], list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0, 0, 0])
         self.emotions: dict[tuple[str, datetime, str], int] = defaultdict(int)
+        self.models: dict[tuple[str, datetime, str], int] = defaultdict(int)
 
     def add(self, contribution: Contribution, sign: int = 1) -> None:
         bucket = hour_of(contribution.created_at)
@@ -42,6 +44,7 @@ class RollupDelta:
             row[2] += sign * score * score
             row[label_slot] += sign
             self.emotions[(topic, bucket, contribution.emotion_label)] += sign
+            self.models[(topic, bucket, contribution.model_version or "")] += sign
 
     @property
     def topics(self) -> set[str]:
@@ -70,5 +73,14 @@ class RollupDelta:
         return [
             {"topic_key": topic, "bucket_start": bucket, "emotion_label": label, "count": count}
             for (topic, bucket, label), count in sorted(self.emotions.items())
+            if count != 0
+        ]
+
+    def model_rows(self) -> list[dict]:
+        """Mentions per model version per topic and hour (``topic_model_rollups``): spike
+        detection mutes mix shifts where versions mix, without reading mentions."""
+        return [
+            {"topic_key": topic, "bucket_start": bucket, "model_version": version, "count": count}
+            for (topic, bucket, version), count in sorted(self.models.items())
             if count != 0
         ]

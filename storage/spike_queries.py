@@ -13,9 +13,9 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Connection, func, select, true
+from sqlalchemy import BigInteger, Connection, cast, func, select, true
 
-from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicRollup
+from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
 from storage.spikes.series import TopicSeries, ceil_hour
 
 HOUR = timedelta(hours=1)
@@ -30,16 +30,39 @@ def _counted():
 
 
 def mixed_model_topics(connection: Connection, *, since: datetime, until: datetime) -> set[str]:
-    """Topics with counted mentions of more than one ``model_version`` in ``[since, until)``:
-    their label shares are not comparable across the window (one grouped query)."""
+    """Topics with counted mentions of more than one ``model_version`` in the hours of
+    ``[since, until)``: their label shares are not comparable across the window (one grouped
+    query over ``topic_model_rollups``; mentions are not read)."""
     statement = (
-        select(MentionTopic.topic_key)
-        .join(Mention, Mention.id == MentionTopic.mention_id)
-        .where(MentionTopic.created_at >= _naive(since), MentionTopic.created_at < _naive(until), *_counted())
-        .group_by(MentionTopic.topic_key)
-        .having(func.count(func.distinct(Mention.model_version)) > 1)
+        select(TopicModelRollup.topic_key)
+        .where(
+            TopicModelRollup.bucket_start >= _naive(since).replace(minute=0, second=0, microsecond=0),
+            TopicModelRollup.bucket_start < _naive(until),
+            TopicModelRollup.count > 0,
+        )
+        .group_by(TopicModelRollup.topic_key)
+        .having(func.count(func.distinct(TopicModelRollup.model_version)) > 1)
     )
     return set(connection.execute(statement).scalars())
+
+
+def _rows(keys, index: dict) -> np.ndarray:
+    return np.fromiter((index[key] for key in keys), dtype=np.int64)
+
+
+def _epoch(connection: Connection, column):
+    """``column`` (a naive UTC time) as whole seconds since 1970, computed by the database:
+    reading tens of thousands of rollup rows as datetimes (parsed in Python on SQLite) was
+    most of a cold scoring's time on a large database."""
+    if connection.dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), BigInteger)
+    return cast(func.extract("epoch", column), BigInteger)
+
+
+def _hour_index(seconds, lo: datetime) -> np.ndarray:
+    """Each hour's position from ``lo`` (naive UTC), vectorised."""
+    start = int(lo.replace(tzinfo=UTC).timestamp())
+    return (np.asarray(seconds, dtype=np.int64) - start) // 3600
 
 
 def topic_series(
@@ -52,37 +75,50 @@ def topic_series(
     until = ceil_hour(until)  # the running hour's rows too (the detector leaves it unscored)
     lo, hi = _naive(since), _naive(until)
     hours = int((until - since) / HOUR)
-    counts: dict[str, np.ndarray] = {}
-    negative: dict[str, np.ndarray] = {}
     rows = connection.execute(
-        select(TopicRollup.topic_key, TopicRollup.bucket_start, TopicRollup.count, TopicRollup.negative_count).where(
-            TopicRollup.bucket_start >= lo, TopicRollup.bucket_start < hi
-        )
-    )
-    for topic, hour, count, negatives in rows:
-        i = int((hour - lo) / HOUR)
-        if topic not in counts:
-            counts[topic], negative[topic] = np.zeros(hours, dtype=np.int64), np.zeros(hours, dtype=np.int64)
-        counts[topic][i] += count
-        negative[topic][i] += negatives
-    labels: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+        select(
+            TopicRollup.topic_key,
+            _epoch(connection, TopicRollup.bucket_start),
+            TopicRollup.count,
+            TopicRollup.negative_count,
+        ).where(TopicRollup.bucket_start >= lo, TopicRollup.bucket_start < hi)
+    ).all()
+    topics = sorted({row[0] for row in rows})
+    row_of = {topic: k for k, topic in enumerate(topics)}
+    grid = np.zeros((2, len(topics), hours), dtype=np.int64)  # counts, negative counts
+    if rows:
+        keys, starts, values, negatives = zip(*rows, strict=True)
+        at = (_rows(keys, row_of), _hour_index(starts, lo))
+        np.add.at(grid[0], at, np.asarray(values, dtype=np.int64))
+        np.add.at(grid[1], at, np.asarray(negatives, dtype=np.int64))
+    counts = {topic: grid[0, k] for topic, k in row_of.items()}
+    negative = {topic: grid[1, k] for topic, k in row_of.items()}
     rows = connection.execute(
         select(
             TopicEmotionRollup.topic_key,
-            TopicEmotionRollup.bucket_start,
+            _epoch(connection, TopicEmotionRollup.bucket_start),
             TopicEmotionRollup.emotion_label,
             TopicEmotionRollup.count,
         ).where(
             TopicEmotionRollup.bucket_start >= lo,
             TopicEmotionRollup.bucket_start < hi,
             TopicEmotionRollup.count != 0,
+            TopicEmotionRollup.topic_key.in_(topics),
         )
-    )
-    for topic, hour, label, count in rows:
-        if topic not in counts:
-            continue
-        series = labels[topic].setdefault(label, np.zeros(hours, dtype=np.int64))
-        series[int((hour - lo) / HOUR)] += count
+    ).all()
+    labels: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    if rows:
+        keys, starts, names, values = zip(*rows, strict=True)
+        pairs = sorted(set(zip(keys, names, strict=True)))
+        pair_of = {pair: j for j, pair in enumerate(pairs)}
+        label_grid = np.zeros((len(pairs), hours), dtype=np.int64)
+        np.add.at(
+            label_grid,
+            (_rows(zip(keys, names, strict=True), pair_of), _hour_index(starts, lo)),
+            np.asarray(values, dtype=np.int64),
+        )
+        for (topic, label), j in pair_of.items():
+            labels[topic][label] = label_grid[j]
     muted = mixed_model_topics(connection, since=mute_since, until=until)
     out = []
     for topic in sorted(counts):

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, delete, func, select
 
 from inference.versions import embedded_by
 from storage import repository
-from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicRollup
+from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
 from storage.records import embedding_from_bytes
 from storage.rollups import Contribution, RollupDelta
 
@@ -73,6 +73,7 @@ def rescore_range(
             Mention.sentiment_label,
             Mention.emotion_label,
             Mention.in_rollups,
+            Mention.model_version.label("mention_model_version"),
             MentionEmbedding.vector,
             MentionEmbedding.model_version,
         )
@@ -126,6 +127,7 @@ def _contribution(row, topics: dict[str, float]) -> Contribution:
         sentiment_score=row.sentiment_score,
         sentiment_label=row.sentiment_label,
         emotion_label=row.emotion_label,
+        model_version=row.mention_model_version,
     )
 
 
@@ -138,5 +140,8 @@ def drop_empty_rollups(connection: Connection, *, topics: Sequence[str]) -> int:
     ).rowcount
     connection.execute(
         delete(TopicEmotionRollup).where(TopicEmotionRollup.topic_key.in_(list(topics)), TopicEmotionRollup.count == 0)
+    )
+    connection.execute(
+        delete(TopicModelRollup).where(TopicModelRollup.topic_key.in_(list(topics)), TopicModelRollup.count == 0)
     )
     return removed

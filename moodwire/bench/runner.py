@@ -41,6 +41,10 @@ def run_kind(args: argparse.Namespace) -> list[dict]:
     from moodwire.bench.storage import fresh_database
 
     kind = args.bench_command
+    if kind == "overview":  # no models: the page's reads only
+        from moodwire.bench.page import bench_overview
+
+        return bench_overview(args.database_url, args.texts)
     texts = generate_texts(args.texts, short_only=args.short)
     print(f"bench {kind}: {length_profile(texts)}", file=sys.stderr)
     if kind == "precision":

@@ -158,6 +158,9 @@ FROM mention_topics t JOIN mentions m ON m.id = t.mention_id GROUP BY 1, 2;
 INSERT INTO topic_emotion_rollups
 SELECT t.topic_key, date_trunc('hour', m.created_at), m.emotion_label, count(*)
 FROM mention_topics t JOIN mentions m ON m.id = t.mention_id GROUP BY 1, 2, 3;
+INSERT INTO topic_model_rollups
+SELECT t.topic_key, date_trunc('hour', m.created_at), m.model_version, count(*)
+FROM mention_topics t JOIN mentions m ON m.id = t.mention_id GROUP BY 1, 2, 3;
 ANALYZE;
 """
 

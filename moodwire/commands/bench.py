@@ -20,6 +20,7 @@ KINDS = {
     "backfill": (20_000, "a Ray Data backfill of N mentions into a fresh database"),
     "ingest": (20_000, "database writes: mentions/s in batches of 500"),
     "aggregate": (100_000, "per-topic aggregate latency on a seeded database"),
+    "overview": (1_000_000, "the page's overview (GET /v1/overview) on a database of N mentions"),
     "precision": (
         2_000,
         "the CPU speed options (torch int8, ONNX Runtime fp32/int8) against fp32: speed and GoEmotions dev F1",
@@ -71,7 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=run)
 
 
-DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate")
+DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate", "overview")
 
 
 def check_database(url: str) -> None:

@@ -182,6 +182,7 @@ def test_serve_app_spans_both_nodes(cluster, pg_url):
         "EmotionModel": {"ray_actor_options": {"num_cpus": 0.5, "num_gpus": 0, "resources": worker}},
         "EmbeddingModel": {"ray_actor_options": {"num_cpus": 0.5, "num_gpus": 0, "resources": head}},
         "Aggregator": {"ray_actor_options": {"num_cpus": 0.1, "resources": head}},
+        "AlertWatcher": {"ray_actor_options": {"num_cpus": 0.01, "resources": head}},
         "Gateway": {"num_replicas": 1, "user_config": None, "ray_actor_options": {"num_cpus": 0.25, "resources": head}},
     }
     try:
@@ -209,6 +210,7 @@ def test_serve_app_spans_both_nodes(cluster, pg_url):
             "EmotionModel": cluster["worker"],
             "EmbeddingModel": cluster["head"],
             "Aggregator": cluster["head"],
+            "AlertWatcher": cluster["head"],
             "Gateway": cluster["head"],
         }, replicas
         assert len(set(replicas.values())) == 2

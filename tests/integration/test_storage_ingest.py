@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from inference.language import LanguagePolicy
-from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicRollup
+from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
 from storage.records import MentionRecord, embedding_from_bytes
 from tests.integration.conftest import record, result
 
@@ -52,14 +52,17 @@ def rollups_match_rows(engine, policy: LanguagePolicy | None = None) -> None:
                 Mention.sentiment_score,
                 Mention.sentiment_label,
                 Mention.language,
+                Mention.model_version,
             )
             .join(Mention, Mention.id == MentionTopic.mention_id)
             .where(Mention.processing_status == "done")
         )
-        for topic, created, score, label, language in rows:
+        versions: dict[tuple, int] = {}
+        for topic, created, score, label, language, version in rows:
             if not policy.counts_in_rollups(language):
                 continue
             key = (topic, created.replace(minute=0, second=0, microsecond=0))
+            versions[(*key, version or "")] = versions.get((*key, version or ""), 0) + 1
             count, total, pos, neg = expected.get(key, (0, 0.0, 0, 0))
             expected[key] = (count + 1, total + score, pos + (label == "positive"), neg + (label == "negative"))
         actual = {
@@ -67,6 +70,12 @@ def rollups_match_rows(engine, policy: LanguagePolicy | None = None) -> None:
             for r in c.execute(select(TopicRollup))
             if r.count != 0
         }
+        model_counts = {
+            (r.topic_key, r.bucket_start, r.model_version): r.count
+            for r in c.execute(select(TopicModelRollup))
+            if r.count != 0
+        }
+    assert model_counts == versions  # topic_model_rollups: the same rows, by model version
     assert actual.keys() == expected.keys()
     for key, (count, total, pos, neg) in expected.items():
         assert actual[key][0] == count and actual[key][2:] == (pos, neg)
