@@ -336,12 +336,10 @@
     return { days, since: since.toISOString(), until: until ? until.toISOString() : null };
   }
 
-  async function showTopic(key, params) {
+  /** Fetch the topic's timeline and draw its charts and spike list; the drill-down (and the
+   *  analyst's place in it) is left alone, so the poll can call this too. */
+  async function drawTopic(key, params) {
     const window = params.window === "day" ? "day" : "hour";
-    $("window-select").value = window;
-    if (params.range) $("range-select").value = params.range;
-    $("tz-name").textContent = TZ;
-    $("topic-title").textContent = key;
     const { since, until } = rangeFor(params);
     const timeline = await getJSON(`v1/topics/${encodeURIComponent(key)}/timeline`, { window, since, until, tz: TZ });
     state.topic = { key, params, timeline, window };
@@ -361,6 +359,16 @@
     $("spike-list").replaceChildren(...(timeline.spikes.length ? timeline.spikes.map((s) => el("li", {},
       el("button", { type: "button", "data-bucket": s.bucket_start, className: "spike", onclick: () => { location.hash = topicHash(key, { window, range: params.range, bucket: s.bucket_start }); } },
         `${fmtTime(s.bucket_start)} · ${s.kind} · severity ${s.severity} · ${s.observed} vs ${s.expected.toFixed(1)} expected`))) : [el("li", { className: "hint" }, "No spikes in this range.")]));
+    return timeline;
+  }
+
+  async function showTopic(key, params) {
+    const window = params.window === "day" ? "day" : "hour";
+    $("window-select").value = window;
+    if (params.range) $("range-select").value = params.range;
+    $("tz-name").textContent = TZ;
+    $("topic-title").textContent = key;
+    const timeline = await drawTopic(key, params);
     if (params.bucket) await openDrill(key, params.bucket, window, timeline);
     else $("drill").hidden = true;
   }
@@ -508,9 +516,11 @@
 
   setInterval(() => {
     if (!$("key-panel").hidden) return;
-    const { path } = parseHash();
-    if (path.startsWith("/topic/")) return; // keep the analyst's drill-down and scroll
-    route();
+    const { path, params } = parseHash();
+    const refresh = path.startsWith("/topic/") && state.topic
+      ? drawTopic(state.topic.key, params) // charts only: the drill-down list and its pages stay
+      : route();
+    Promise.resolve(refresh).then(() => setStatus(`Updated ${clockFormat.format(new Date())}`)).catch(handle);
   }, POLL_MS);
 
   start();
