@@ -23,6 +23,17 @@ class Segments:
     input_ids: list[list[int]]
     owners: list[int]
     num_texts: int
+    specials: int = 0  # special tokens in every window
+    stride: int = 0  # tokens each window repeats from the one before
+
+    def token_counts(self) -> np.ndarray:
+        """Tokens of each whole text, special tokens included once: what tokenising the text
+        without truncation counts (``usage`` of ``/v1/embeddings``), without tokenising again."""
+        lengths = np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+        owners = np.asarray(self.owners, dtype=np.int64)
+        content = np.bincount(owners, weights=lengths - self.specials, minlength=self.num_texts)
+        windows = np.bincount(owners, minlength=self.num_texts)
+        return (content - np.maximum(windows - 1, 0) * self.stride + self.specials).astype(np.int64)
 
 
 def window_spans(length: int, window: int, overlap: int) -> list[tuple[int, int]]:
@@ -47,12 +58,14 @@ def segment_texts(tokenizer, texts: Sequence[str], *, max_tokens: int, overlap: 
     """
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("long-text windows need a fast (Rust) tokenizer for this checkpoint")
-    content = max_tokens - tokenizer.num_special_tokens_to_add(pair=False)
+    specials = tokenizer.num_special_tokens_to_add(pair=False)
+    content = max_tokens - specials
+    stride = min(overlap, max(content - 1, 0))
     encoded = tokenizer(
         list(texts),
         truncation=True,
         max_length=max_tokens,
-        stride=min(overlap, max(content - 1, 0)),
+        stride=stride,
         return_overflowing_tokens=True,
         return_attention_mask=False,
         return_token_type_ids=False,
@@ -62,6 +75,8 @@ def segment_texts(tokenizer, texts: Sequence[str], *, max_tokens: int, overlap: 
         input_ids=encoded["input_ids"],
         owners=list(encoded["overflow_to_sample_mapping"]),
         num_texts=len(texts),
+        specials=specials,
+        stride=stride,
     )
 
 

@@ -68,10 +68,15 @@ class LocalEmbedder:
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled.float(), dim=-1)
 
-    @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_counted(texts)[0]
+
+    @torch.inference_mode()
+    def embed_counted(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and each text's token count, from one tokenisation (``/v1/embeddings``
+        reports usage without tokenising every input a second time)."""
         if not texts:
-            return np.empty((0, self.dim), dtype=np.float32)
+            return np.empty((0, self.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         segments = segment_texts(self.tokenizer, texts, max_tokens=self.max_tokens, overlap=self.spec.window_overlap)
         vectors = run_segments(
             segments,
@@ -80,7 +85,7 @@ class LocalEmbedder:
             token_budget=self.spec.token_budget,
             max_batch_size=self.spec.max_batch_size,
         )
-        return l2_normalise(mean_by_owner(vectors, segments.owners, segments.num_texts))
+        return l2_normalise(mean_by_owner(vectors, segments.owners, segments.num_texts)), segments.token_counts()
 
 
 def build_embedder(settings: EmbeddingSettings) -> TextEmbedder:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import numpy as np
 from ray import serve
 
 from serve_app.config import DEFAULT_BATCH_WAIT_S, DEFAULT_MAX_BATCH_SIZE, TEXTS_PER_CALL, BatchConfig
@@ -35,12 +36,14 @@ class HostBatcher:
     def __init__(self, host: ModelHost, config: BatchConfig | None = None) -> None:
         self.host = host
         self.queued_texts = 0
+        self._long_slot: asyncio.Semaphore | None = None
         self.configure(config or BatchConfig())
 
     def configure(self, config: BatchConfig) -> None:
         """Batching (and, for the colocated Gateway, the queue bound), changeable while serving."""
-        self._batch.set_max_batch_size(config.max_batch_size)
-        self._batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+        for lane in (self._batch, self._embedding_batch):
+            lane.set_max_batch_size(config.max_batch_size)
+            lane.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
         self.config = config
 
     @property
@@ -64,14 +67,45 @@ class HostBatcher:
         outputs = await asyncio.to_thread(self.host.compute, [text for group in groups for text in group])
         return outputs.split([len(group) for group in groups])
 
-    async def run(self, texts: Sequence[str]) -> HostOutputs:
-        """The host's outputs for ``texts``; past the queue bound, ``ServiceBusyError`` (503)."""
+    @serve.batch(
+        max_batch_size=DEFAULT_MAX_BATCH_SIZE, batch_wait_timeout_s=DEFAULT_BATCH_WAIT_S, batch_size_fn=count_texts
+    )
+    async def _embedding_batch(self, groups: list[list[str]]) -> list[HostOutputs]:
+        """The embeddings lane: ``/v1/embeddings`` batches of the embedder alone."""
+        texts = [text for group in groups for text in group]
+        outputs = await asyncio.to_thread(self.host.compute, texts, embedding_only=True)
+        return outputs.split([len(group) for group in groups])
+
+    async def _long(self, text: str, embedding_only: bool) -> HostOutputs:
+        """The long lane: one long text at a time in its own worker thread, beside the batches,
+        so its many windows never hold up the short texts batched meanwhile. Its outputs are
+        the host's for that text, exactly as in a batch (windows are batched by length either way)."""
+        if self._long_slot is None:
+            self._long_slot = asyncio.Semaphore(1)
+        async with self._long_slot:
+            return await asyncio.to_thread(self.host.compute, [text], embedding_only=embedding_only)
+
+    async def run(self, texts: Sequence[str], *, embedding_only: bool = False) -> HostOutputs:
+        """The host's outputs for ``texts`` in order (the embedder's alone with
+        ``embedding_only``); texts over ``long_text_chars`` take the long lane. Past the queue
+        bound, ``ServiceBusyError`` (503)."""
         bound = self.max_queued_texts
         if bound is not None and self.queued_texts and self.queued_texts + len(texts) > bound:
             raise ServiceBusyError("the models are at capacity; retry after a moment")
+        limit = self.config.long_text_chars
+        is_long = [bool(limit) and len(text) > limit for text in texts]
+        long = [i for i, flag in enumerate(is_long) if flag]
+        short = [i for i, flag in enumerate(is_long) if not flag]
+        lane = self._embedding_batch if embedding_only else self._batch
         self.queued_texts += len(texts)
         try:
-            parts = await asyncio.gather(*(self._batch(list(chunk)) for chunk in chunks(texts)))
+            parts = await asyncio.gather(
+                *(lane([texts[i] for i in chunk]) for chunk in chunks(short)),
+                *(self._long(texts[i], embedding_only) for i in long),
+            )
         finally:
             self.queued_texts -= len(texts)
-        return HostOutputs.concat(parts)
+        combined = HostOutputs.concat(parts)
+        if not long:
+            return combined
+        return combined.rows_in(np.argsort(np.asarray(short + long)))

@@ -12,6 +12,9 @@ TEXTS_PER_CALL = 16  # texts reach a model batcher in chunks of this size
 # 5 ms wait lets concurrent single-text requests share a batch (docs/PERFORMANCE.md).
 DEFAULT_MAX_BATCH_SIZE = 64
 DEFAULT_BATCH_WAIT_S = 0.005
+# Past about 4,000 characters a text needs four or more 256-token windows of the embedder; an
+# article of 14,000 characters needs about 15 per model, which every text batched with it waited for.
+DEFAULT_LONG_TEXT_CHARS = 4000
 
 
 class BatchConfig(BaseModel):
@@ -21,6 +24,11 @@ class BatchConfig(BaseModel):
 
     max_batch_size: int = Field(default=DEFAULT_MAX_BATCH_SIZE, ge=TEXTS_PER_CALL, description="texts per batch")
     batch_wait_timeout_s: float = Field(default=DEFAULT_BATCH_WAIT_S, ge=0, le=5)
+    long_text_chars: int = Field(
+        default=DEFAULT_LONG_TEXT_CHARS,
+        ge=0,
+        description="texts longer than this run in the long lane, one at a time, beside the batches (0: off)",
+    )
 
 
 class ColocatedBatchConfig(BatchConfig):

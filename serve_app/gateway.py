@@ -229,8 +229,8 @@ class Gateway:
             ],
         }
 
-    @app.post("/v1/embeddings", tags=["openai"])
-    async def embeddings(self, body: EmbeddingsRequest) -> dict:
+    @app.post("/v1/embeddings", tags=["openai"], response_model=None)
+    async def embeddings(self, body: EmbeddingsRequest) -> Response:
         await self.online.ready()
         texts = validate_embeddings(
             body,
@@ -240,8 +240,8 @@ class Gateway:
             max_text_chars=self.pipeline_settings.max_text_chars,
         )
         self.metrics.texts.inc(len(texts), tags={"route": "/v1/embeddings"})
-        outputs, tokens = await asyncio.gather(self.online.model_outputs(texts), self.models.count_tokens(texts))
-        return embeddings_response(body, [o.embedding for o in outputs], tokens)
+        vectors, tokens = await self.online.embeddings(texts)
+        return Response(embeddings_response(body, vectors, tokens), media_type="application/json")
 
     @app.get("/v1/topics", tags=["topics"])
     async def topics(self) -> dict:

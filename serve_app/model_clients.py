@@ -35,7 +35,8 @@ class ModelClient(Protocol):
     async def outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(emotion probabilities, embeddings)`` with one row per text."""
 
-    async def count_tokens(self, texts: Sequence[str]) -> int: ...
+    async def embeddings(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(vectors, token counts)`` of the embedding model alone (``/v1/embeddings``)."""
 
 
 class ColocatedModels:
@@ -55,9 +56,9 @@ class ColocatedModels:
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.host.embed, list(texts))
 
-    async def count_tokens(self, texts: Sequence[str]) -> int:
-        # Off the event loop: tokenising 2,048 inputs would stall every other request.
-        return await asyncio.to_thread(self.host.count_tokens, texts)
+    async def embeddings(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        result = await self.batcher.run(texts, embedding_only=True)
+        return result.vectors, result.tokens
 
 
 class RemoteModels:
@@ -106,5 +107,6 @@ class RemoteModels:
             return await self._coalesced(list(texts))
         return await self._both(texts)
 
-    async def count_tokens(self, texts: Sequence[str]) -> int:
-        return await self.embedding.count_tokens.remote(list(texts))
+    async def embeddings(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        result = await self._call(self.embedding, texts)  # the EmbeddingModel holds the embedder only
+        return result.vectors, result.tokens

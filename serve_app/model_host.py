@@ -65,15 +65,26 @@ class ModelInfo:
 
 @dataclass(frozen=True, slots=True)
 class HostOutputs:
-    """One row per text from each model the host holds; ``None`` for a model it does not."""
+    """One row per text from each model the host ran; ``None`` for a model it did not.
+    ``tokens``: each text's token count from the embedder's own tokenisation."""
 
     probs: np.ndarray | None
     vectors: np.ndarray | None
+    tokens: np.ndarray | None = None
 
     def rows(self, start: int, stop: int) -> HostOutputs:
         return HostOutputs(
             probs=None if self.probs is None else self.probs[start:stop],
             vectors=None if self.vectors is None else self.vectors[start:stop],
+            tokens=None if self.tokens is None else self.tokens[start:stop],
+        )
+
+    def rows_in(self, order: np.ndarray) -> HostOutputs:
+        """The rows taken in ``order`` (indices)."""
+        return HostOutputs(
+            probs=None if self.probs is None else self.probs[order],
+            vectors=None if self.vectors is None else self.vectors[order],
+            tokens=None if self.tokens is None else self.tokens[order],
         )
 
     def split(self, sizes: Sequence[int]) -> list[HostOutputs]:
@@ -89,7 +100,10 @@ class HostOutputs:
         def stack(rows: list[np.ndarray | None]) -> np.ndarray | None:
             return None if not rows or rows[0] is None else np.vstack(rows)
 
-        return HostOutputs(probs=stack([p.probs for p in parts]), vectors=stack([p.vectors for p in parts]))
+        tokens = None if not parts or parts[0].tokens is None else np.concatenate([p.tokens for p in parts])
+        return HostOutputs(
+            probs=stack([p.probs for p in parts]), vectors=stack([p.vectors for p in parts]), tokens=tokens
+        )
 
 
 def fitted_threads(spec: ModelSpec, cpus: float | None) -> ModelSpec:
@@ -104,11 +118,12 @@ def fitted_threads(spec: ModelSpec, cpus: float | None) -> ModelSpec:
     return spec.model_copy(update={"threads": max(1, round(cpus))})
 
 
-def token_count(tokenizer, texts: Sequence[str]) -> int:
-    """Token usage for the OpenAI-compatible response (special tokens included)."""
+def token_counts(tokenizer, texts: Sequence[str]) -> np.ndarray:
+    """Each text's tokens (special tokens included), for embedders that do not count while
+    they embed; estimated from characters without a tokenizer (a remote API)."""
     if tokenizer is None:
-        return sum(len(t) // 4 + 1 for t in texts)
-    return sum(len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"])
+        return np.array([len(t) // 4 + 1 for t in texts], dtype=np.int64)
+    return np.array([len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"]], dtype=np.int64)
 
 
 class ModelHost:
@@ -150,23 +165,30 @@ class ModelHost:
             embedding_version=self.embedder.version if self.embedder is not None else None,
         )
 
-    def compute(self, texts: list[str]) -> HostOutputs:
-        """Every model this host holds over ``texts``; blocking (call it off the event loop)."""
-        probs = vectors = None
-        if self.emotion is not None:
+    def compute(self, texts: list[str], *, embedding_only: bool = False) -> HostOutputs:
+        """Every model this host holds over ``texts`` (only the embedder with
+        ``embedding_only``: ``/v1/embeddings`` needs no emotions); blocking (call it off the
+        event loop)."""
+        probs = vectors = tokens = None
+        if self.emotion is not None and not embedding_only:
             started = time.perf_counter()
             probs = self.emotion.predict_proba(texts)
             self.observe("emotion", len(texts), time.perf_counter() - started)
         if self.embedder is not None:
             started = time.perf_counter()
-            vectors = self.embedder.embed(texts)
+            vectors, tokens = self._embed_counted(texts)
             self.observe("embedding", len(texts), time.perf_counter() - started)
-        return HostOutputs(probs=probs, vectors=vectors)
+        elif embedding_only:
+            raise ValueError("this model host holds no embedding model")
+        return HostOutputs(probs=probs, vectors=vectors, tokens=tokens)
+
+    def _embed_counted(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        counted = getattr(self.embedder, "embed_counted", None)
+        if counted is not None:
+            return counted(texts)
+        return self.embedder.embed(texts), token_counts(getattr(self.embedder, "tokenizer", None), texts)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.embedder is None:
             raise ValueError("this model host holds no embedding model")
         return self.embedder.embed(texts)
-
-    def count_tokens(self, texts: Sequence[str]) -> int:
-        return token_count(getattr(self.embedder, "tokenizer", None), texts)

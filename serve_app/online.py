@@ -92,6 +92,14 @@ class OnlineClassifier:
             found = [f if f is not None else fresh[k] for k, f in zip(keys, found, strict=True)]
         return found  # type: ignore[return-value]
 
+    async def embeddings(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+        """Vectors of the embedding model alone and the inputs' token count (``/v1/embeddings``):
+        no emotion pass, no second tokenisation. The result cache holds both models' outputs
+        together, so this path neither reads nor fills it."""
+        await self.ready()
+        vectors, tokens = await self.models.embeddings(texts)
+        return vectors, int(tokens.sum())
+
     async def analyse(self, texts: Sequence[str]) -> list[Analysis]:
         postprocess = await self.ready()
         outputs = await self.model_outputs(texts)

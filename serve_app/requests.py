@@ -115,15 +115,22 @@ def validate_embeddings(
     return texts
 
 
-def embeddings_response(body: EmbeddingsRequest, vectors: Sequence[np.ndarray], tokens: int) -> dict:
-    data = []
-    for index, row in enumerate(vectors):
-        vector = np.asarray(row, dtype="<f4")
-        value = base64.b64encode(vector.tobytes()).decode() if body.encoding_format == "base64" else vector.tolist()
-        data.append({"object": "embedding", "index": index, "embedding": value})
-    return {
+def embeddings_response(body: EmbeddingsRequest, vectors: np.ndarray, tokens: int) -> bytes:
+    """The OpenAI-shaped body, already encoded: orjson writes the float32 rows straight from
+    numpy, where ``tolist()`` and the standard encoder cost more than the model for short
+    texts (docs/PERFORMANCE.md)."""
+    import orjson
+
+    rows = np.ascontiguousarray(vectors, dtype="<f4")
+    if body.encoding_format == "base64":
+        values: Sequence = [base64.b64encode(row.tobytes()).decode() for row in rows]
+    else:
+        values = list(rows)
+    data = [{"object": "embedding", "index": index, "embedding": value} for index, value in enumerate(values)]
+    answer = {
         "object": "list",
         "data": data,
         "model": body.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)

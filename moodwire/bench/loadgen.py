@@ -1,7 +1,8 @@
 """Closed-loop HTTP load generator, run as its own process (``python -m moodwire.bench.loadgen``).
 
 Reads one JSON job on stdin: ``url``, ``concurrency``, ``duration``, ``warmup``, ``mode``
-(``single``, ``batch`` or ``persist``), ``batch_size``, ``texts``, ``api_key``. Each client
+(``single``, ``batch``, ``persist`` or ``embeddings``: single texts to ``/v1/embeddings``),
+``batch_size``, ``texts``, ``api_key``. Each client
 sends its next request as soon as the previous one answers; requests finished during the
 warm-up are not counted. Prints one JSON object with throughput and latency percentiles.
 """
@@ -20,6 +21,8 @@ import numpy as np
 
 
 def _body(mode: str, texts: list[str], run_id: str, counter: itertools.count) -> dict:
+    if mode == "embeddings":
+        return {"input": texts[0], "model": "default"}
     if mode == "persist":
         return {
             "items": [{"text": t, "external_id": f"{run_id}-{next(counter)}"} for t in texts],
@@ -36,7 +39,8 @@ async def _client(job: dict, texts: list[str], start: int, stop_at: float, count
         while (now := time.perf_counter()) < stop_at:
             chunk = [texts[(position + i) % len(texts)] for i in range(size)]
             position += size * job["concurrency"]
-            response = await http.post("/v1/classify", json=_body(job["mode"], chunk, out["run_id"], out["ids"]))
+            route = "/v1/embeddings" if job["mode"] == "embeddings" else "/v1/classify"
+            response = await http.post(route, json=_body(job["mode"], chunk, out["run_id"], out["ids"]))
             done = time.perf_counter()
             if done < count_from:
                 continue

@@ -115,11 +115,15 @@ def bench_online(args: argparse.Namespace, texts: list[str]) -> list[dict]:
                 figures = load(url, texts, concurrency=level, mode=mode, duration=args.duration)
                 print(f"bench online: {json.dumps(figures)}", file=sys.stderr)
                 runs.append(figures)
+        # /v1/embeddings: single texts at the headline concurrency, against the embedder's own raw.
+        figures = load(url, texts, concurrency=headline_level, mode="embeddings", duration=args.duration)
+        print(f"bench online: {json.dumps(figures)}", file=sys.stderr)
+        runs.append(figures)
     singles = [r for r in runs if r["run"] == "online-single"]
     best = max(r["texts_per_s"] for r in singles)
     half = min((r for r in singles if r["texts_per_s"] >= best / 2), key=lambda r: r["concurrency"])
     headline = next(r for r in singles if r["concurrency"] == headline_level)
-    others = [r for r in runs if r is not headline]
+    others = [r for r in runs if r is not headline]  # the embeddings run among them
     headline = {
         **headline,
         "max_texts_per_s": best,

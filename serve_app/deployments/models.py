@@ -73,6 +73,3 @@ class EmotionModel(ModelReplica):
 class EmbeddingModel(ModelReplica):
     def __init__(self, pipeline_settings: dict) -> None:
         self.batcher = HostBatcher(load_replica_host(pipeline_settings, emotion=False))
-
-    def count_tokens(self, texts: list[str]) -> int:
-        return self.batcher.host.count_tokens(texts)

@@ -36,6 +36,8 @@ def test_ratio_to_raw_is_computed_against_the_same_run():
     assert with_ratio({"texts_per_s": 150.0}, raw)["ratio_to_raw"] == 0.75
     both = with_ratio({"texts_per_s": 160.0, "wall_texts_per_s": 120.0}, raw)
     assert (both["ratio_to_raw"], both["wall_ratio_to_raw"]) == (0.8, 0.6)
+    embeddings = with_ratio({"run": "online-embeddings", "texts_per_s": 140.0}, raw | {"embedding_texts_per_s": 350.0})
+    assert embeddings["ratio_to_raw"] == 0.4  # against the embedding model alone
 
 
 def test_concurrency_list_parses_and_refuses_bad_values():

@@ -70,3 +70,14 @@ def test_default_models_load_offline(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["384", "10", "True"]  # 7 emotions + the 3-way sentiment head
     assert PACKAGED_MINILM.startswith("packaged:")
+
+
+def test_token_counts_come_from_the_windows_and_equal_a_full_tokenisation(minilm):
+    """``/v1/embeddings`` reports usage from the tokenisation the embedder already did: for
+    one-window and many-window texts alike it equals tokenising each whole text."""
+    long_text = " ".join(f"Paragraph {i}: the council debated the housing budget at length." for i in range(120))
+    texts = ["ok", "Gas prices are killing us", long_text, "   spaced   out   "]
+    vectors, counts = minilm.embed_counted(texts)
+    full = [len(ids) for ids in minilm.tokenizer(texts, verbose=False)["input_ids"]]
+    assert counts.tolist() == full and full[2] > 3 * minilm.max_tokens
+    np.testing.assert_array_equal(vectors, minilm.embed(texts))

@@ -32,6 +32,7 @@ def replica_context(monkeypatch):
     # The batch queue belongs to the decorated method (a replica process has one batcher) and
     # to the event loop it first ran in: each test's asyncio.run needs a fresh one.
     HostBatcher._batch.set_max_batch_size.__self__._queue = None
+    HostBatcher._embedding_batch.set_max_batch_size.__self__._queue = None
 
 
 def test_host_computes_the_models_it_holds_and_reports_them():
@@ -44,7 +45,11 @@ def test_host_computes_the_models_it_holds_and_reports_them():
     info = host.info()
     assert info == ModelInfo(tuple(KeywordEmotion.labels), emotion.version, embedder.dim, embedder.version)
     assert info.model_version == f"{emotion.version}+{embedder.version}"
-    assert host.count_tokens(["abcd efgh"]) > 0  # no tokenizer: estimated from characters
+    assert out.tokens.tolist() == [4, 3]  # no tokenizer: estimated from characters
+    only = host.compute(["abcd efgh"], embedding_only=True)
+    assert (
+        only.probs is None and only.vectors.shape == (1, embedder.dim) and [m for m, _, _ in seen[-1:]] == ["embedding"]
+    )
 
     emotion_only = ModelHost(emotion=emotion).compute(["x"])
     assert emotion_only.vectors is None and emotion_only.probs.shape == (1, len(KeywordEmotion.labels))
@@ -122,3 +127,85 @@ def test_online_classifier_computes_each_distinct_text_once(tmp_path):
     assert emotion.calls == [["raise taxes", "hospital queue"]]  # duplicates and cache hits skipped
     assert [[t.key for t in a.result.topics] for a in first] == [["economy"], ["economy"], ["health"]]
     assert online.model_version == f"{emotion.version}+{embedder.version}+{detector_version()}"
+
+
+def test_embeddings_run_the_embedder_alone_in_shared_batches_with_its_token_counts(tmp_path):
+    """``/v1/embeddings``: concurrent requests share one batch of the embedding lane, the
+    emotion model never runs, and usage comes back with the vectors."""
+    emotion, embedder = fake_models()
+    batches = []
+    host = ModelHost(emotion=emotion, embedder=embedder, observe=lambda model, n, _: batches.append((model, n)))
+    models = ColocatedModels(HostBatcher(host, ColocatedBatchConfig(batch_wait_timeout_s=0.05)))
+    online = OnlineClassifier(models, MemoryResultCache(100), fake_settings(tmp_path))
+    asyncio.run(online.ready())
+    batches.clear()
+
+    async def many():
+        return await asyncio.gather(*(online.embeddings([f"vote number {i}"]) for i in range(6)))
+
+    results = asyncio.run(many())
+    assert emotion.calls == [] and batches == [("embedding", 6)]
+    assert [tokens for _, tokens in results] == [len(f"vote number {i}") // 4 + 1 for i in range(6)]
+    np.testing.assert_allclose(results[2][0], embedder.embed(["vote number 2"]))
+
+
+class SlowOnLongTexts(ModelHost):
+    """A host whose batches take 0.3 s when they hold a long text (its windows), else none."""
+
+    def compute(self, texts, *, embedding_only=False):
+        import time
+
+        if any(len(t) > 4000 for t in texts):
+            time.sleep(0.3)
+        return super().compute(texts, embedding_only=embedding_only)
+
+
+def test_long_texts_take_their_own_lane_in_order_and_never_hold_up_short_ones():
+    emotion, embedder = fake_models()
+    host = SlowOnLongTexts(emotion=emotion, embedder=embedder)
+    batcher = HostBatcher(host, BatchConfig(batch_wait_timeout_s=0.01))
+    article = "raise taxes " * 400  # 4,800 characters
+    mixed = ["vote today", article, "hospital queue", article + "!", "raise taxes"]
+
+    async def scenario():
+        import time
+
+        started = time.perf_counter()
+        long_request = asyncio.ensure_future(batcher.run(mixed))
+        await asyncio.sleep(0.02)  # the long texts are computing now
+        short = await batcher.run(["vote today"])
+        short_s = time.perf_counter() - started
+        together = await long_request
+        batcher.configure(BatchConfig(long_text_chars=0))  # off: one lane, the same answer
+        return together, short, short_s, await batcher.run(mixed)
+
+    together, short, short_s, one_lane = asyncio.run(scenario())  # one loop: the batch queue is bound to it
+    assert short_s < 0.25  # answered while the article was still computing (0.3 s)
+    reference = ModelHost(emotion=emotion, embedder=embedder).compute(mixed)
+    np.testing.assert_array_equal(together.probs, reference.probs)  # same rows, same order
+    np.testing.assert_array_equal(together.vectors, reference.vectors)
+    np.testing.assert_array_equal(short.probs, reference.probs[:1])
+    np.testing.assert_array_equal(one_lane.probs, reference.probs)
+
+
+@pytest.mark.slow  # loads the real default models
+def test_with_the_real_models_a_long_text_in_its_lane_matches_the_core():
+    """An article of about 14,000 characters through the long lane, beside tweets in the batch
+    lane: each text's outputs equal the core models' on that text alone."""
+    from inference.settings import load_pipeline_settings
+    from moodwire.bench.texts import generate_texts
+
+    settings = load_pipeline_settings()
+    host = ModelHost.load(settings, cpus=1)
+    article = max(generate_texts(200), key=len)
+    texts = ["Gas prices are killing us", article, "Thank you nurses, you saved my dad"]
+    assert len(article) > 10_000
+
+    async def both():
+        return await HostBatcher(host).run(texts)
+
+    got = asyncio.run(both())
+    for i, text in enumerate(texts):
+        alone = host.compute([text])
+        np.testing.assert_allclose(got.probs[i], alone.probs[0], atol=1e-5)
+        np.testing.assert_allclose(got.vectors[i], alone.vectors[0], atol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -89,7 +90,9 @@ def test_embeddings_requests_and_both_encodings():
     with pytest.raises(InvalidRequestError, match=r"input\[0\] is empty"):
         check(model="m", input=[""])
     vector = np.array([0.5, -0.5, 0.5, -0.5], dtype=np.float32)
-    floats = embeddings_response(EmbeddingsRequest(model="m", input="x"), [vector], 3)
+    floats = json.loads(embeddings_response(EmbeddingsRequest(model="m", input="x"), np.stack([vector]), 3))
     assert floats["data"][0]["embedding"] == vector.tolist() and floats["usage"]["prompt_tokens"] == 3
-    encoded = embeddings_response(EmbeddingsRequest(model="m", input="x", encoding_format="base64"), [vector], 3)
+    encoded = json.loads(
+        embeddings_response(EmbeddingsRequest(model="m", input="x", encoding_format="base64"), np.stack([vector]), 3)
+    )
     np.testing.assert_array_equal(np.frombuffer(base64.b64decode(encoded["data"][0]["embedding"]), "<f4"), vector)
