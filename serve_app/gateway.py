@@ -36,6 +36,7 @@ from serve_app.requests import (
     classified_mentions,
     classify_response,
     embeddings_response,
+    json_response,
     validate_classify,
     validate_embeddings,
 )
@@ -201,8 +202,8 @@ class Gateway:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready", "models": self.online.info.as_dict()})
 
-    @app.post("/v1/classify", tags=["classify"])
-    async def classify(self, body: ClassifyRequest) -> dict:
+    @app.post("/v1/classify", tags=["classify"], response_model=None)
+    async def classify(self, body: ClassifyRequest) -> Response:
         await self.online.ready()
         job = validate_classify(
             body, rules=self.rules, max_texts=self.args.max_texts_per_request, now=datetime.now(UTC)
@@ -211,7 +212,7 @@ class Gateway:
         analyses = await self.online.analyse(job.texts)
         if job.prepared is not None:
             await self.aggregator.ingest.remote(classified_mentions(job, analyses, self.online.model_version))
-        return classify_response(job, analyses)
+        return json_response(classify_response(job, analyses))
 
     def _served_models(self) -> dict[str, dict]:
         return {
@@ -241,7 +242,7 @@ class Gateway:
         )
         self.metrics.texts.inc(len(texts), tags={"route": "/v1/embeddings"})
         vectors, tokens = await self.online.embeddings(texts)
-        return Response(embeddings_response(body, vectors, tokens), media_type="application/json")
+        return json_response(embeddings_response(body, vectors, tokens))
 
     @app.get("/v1/topics", tags=["topics"])
     async def topics(self) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from fastapi.responses import Response
 
 from inference.postprocess import Analysis
 from inference.validation import text_problem
@@ -115,22 +116,27 @@ def validate_embeddings(
     return texts
 
 
-def embeddings_response(body: EmbeddingsRequest, vectors: np.ndarray, tokens: int) -> bytes:
-    """The OpenAI-shaped body, already encoded: orjson writes the float32 rows straight from
-    numpy, where ``tolist()`` and the standard encoder cost more than the model for short
-    texts (docs/PERFORMANCE.md)."""
+def json_response(answer: dict) -> Response:
+    """A route's answer encoded by orjson (numpy rows and scalars included), handed to the
+    client as is: FastAPI's own path re-walks the answer (``jsonable_encoder``) and encodes it
+    with the standard library, which for vectors and score dicts costs more than the model
+    spends on a short text (docs/PERFORMANCE.md)."""
     import orjson
 
+    return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
+def embeddings_response(body: EmbeddingsRequest, vectors: np.ndarray, tokens: int) -> dict:
+    """The OpenAI-shaped answer; ``float`` rows stay numpy arrays for ``json_response``."""
     rows = np.ascontiguousarray(vectors, dtype="<f4")
     if body.encoding_format == "base64":
         values: Sequence = [base64.b64encode(row.tobytes()).decode() for row in rows]
     else:
         values = list(rows)
     data = [{"object": "embedding", "index": index, "embedding": value} for index, value in enumerate(values)]
-    answer = {
+    return {
         "object": "list",
         "data": data,
         "model": body.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -13,6 +13,7 @@ from serve_app.errors import InvalidRequestError, TooManyTextsError, UnknownMode
 from serve_app.requests import (
     classify_response,
     embeddings_response,
+    json_response,
     validate_classify,
     validate_embeddings,
 )
@@ -90,9 +91,11 @@ def test_embeddings_requests_and_both_encodings():
     with pytest.raises(InvalidRequestError, match=r"input\[0\] is empty"):
         check(model="m", input=[""])
     vector = np.array([0.5, -0.5, 0.5, -0.5], dtype=np.float32)
-    floats = json.loads(embeddings_response(EmbeddingsRequest(model="m", input="x"), np.stack([vector]), 3))
+    floats = json.loads(
+        json_response(embeddings_response(EmbeddingsRequest(model="m", input="x"), np.stack([vector]), 3)).body
+    )
     assert floats["data"][0]["embedding"] == vector.tolist() and floats["usage"]["prompt_tokens"] == 3
-    encoded = json.loads(
-        embeddings_response(EmbeddingsRequest(model="m", input="x", encoding_format="base64"), np.stack([vector]), 3)
+    encoded = embeddings_response(
+        EmbeddingsRequest(model="m", input="x", encoding_format="base64"), np.stack([vector]), 3
     )
     np.testing.assert_array_equal(np.frombuffer(base64.b64decode(encoded["data"][0]["embedding"]), "<f4"), vector)
