@@ -105,7 +105,8 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     try:
         serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
         serve.run(application, name="moodwire", route_prefix="/")
-        print(f"moodwire: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops", file=sys.stderr)
+        where = f"http://{host}:{port}"
+        print(f"moodwire: serving on {where} (the page at /, API docs at /docs); Ctrl-C stops", file=sys.stderr)
         while not stop.wait(0.5):
             pass
         print("moodwire: stopping", file=sys.stderr)
