@@ -14,14 +14,11 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from storage.models import TopicEmotionRollup, TopicRollup
+from storage.queries import _utc_naive as _naive
 
 HOUR = timedelta(hours=1)
 SPARK_HOURS = 7 * 24
 BAND_QUANTILES = (0.025, 0.975)  # the expected band: 95 % of counts in a usual hour
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def hourly_rollups(connection: Connection, *, since: datetime, until: datetime) -> dict[str, dict[datetime, tuple]]:

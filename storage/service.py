@@ -613,7 +613,8 @@ class AggregationService:
         complete = scorable_end(self.clock(), grace_minutes=self.settings.spikes.grace_minutes)
         first = datetime.fromisoformat(answer["buckets"][0]["start"]) if answer["buckets"] else complete
         scored_until = min(datetime.fromisoformat(answer["until"]), complete)
-        buckets = [dict(b) for b in answer["buckets"]]
+        no_band = {"complete": False, "expected": None, "expected_low": None, "expected_high": None}
+        buckets = [dict(b) | no_band for b in answer["buckets"]]
         spikes: list = []
         if first < scored_until:
             scoring = self._scoring(first.astimezone(UTC), scored_until)
@@ -630,14 +631,8 @@ class AggregationService:
                     else None
                 )
                 bucket["complete"] = end <= complete
-                bucket["expected"], bucket["expected_low"], bucket["expected_high"] = (
-                    tuple(round(v, 3) for v in band) if band else (None, None, None)
-                )
-        for bucket in buckets:
-            bucket.setdefault("complete", False)
-            bucket.setdefault("expected", None)
-            bucket.setdefault("expected_low", None)
-            bucket.setdefault("expected_high", None)
+                if band:
+                    bucket["expected"], bucket["expected_low"], bucket["expected_high"] = (round(v, 3) for v in band)
         return answer | {
             "complete_until": complete.isoformat(),
             "buckets": buckets,

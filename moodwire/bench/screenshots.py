@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -89,12 +88,6 @@ def demo_records(now: datetime, days: int = 35, seed: int = 3) -> tuple[list, da
     return records, surge
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main(out_dir: Path = ROOT / "docs") -> int:
     import httpx
     import ray
@@ -119,7 +112,9 @@ def main(out_dir: Path = ROOT / "docs") -> int:
     print(f"screenshots: {len(records)} demo mentions in {url}", file=sys.stderr)
     os.environ.pop("MOODWIRE_API_KEY", None)
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-    port = _free_port()
+    from moodwire.bench.online import free_port
+
+    port = free_port()
     args, options = read_serve_config(ROOT / "configs" / "serve.yaml")
     ray.init(
         num_cpus=2,
