@@ -74,34 +74,94 @@ def _authenticate(request: Request, api_key: str | None) -> None:
             raise AuthenticationError("missing or wrong API key: send 'Authorization: Bearer <key>'")
 
 
-async def _check_body_size(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError(f"request body over {limit} bytes")
-    if len(await request.body()) > limit:  # Starlette caches the body for the route
-        raise BodyTooLargeError(f"request body over {limit} bytes")
+async def _whole_body(receive) -> bytes:
+    """A body sent without ``Content-Length`` (chunked), read to its end (or to the client's
+    disconnect)."""
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(parts)
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)
 
 
-@app.middleware("http")
-async def guard(request: Request, call_next):
-    """Auth, body size, metrics, and the answer for errors no handler took (a logged 500)."""
-    gateway = getattr(request.app.state, "gateway", None)
-    started = time.perf_counter()
-    try:
-        if gateway is not None:
-            _authenticate(request, gateway.api_key)
-            if request.method in {"POST", "PUT", "PATCH"}:
-                await _check_body_size(request, gateway.args.max_body_bytes)
-        response = await call_next(request)
-    except Exception as exc:
-        response = error_response(exc, retry_after_s=_retry_after_s())
-    if gateway is not None:
-        route = getattr(request.scope.get("route"), "path", None) or (
-            "unmatched" if response.status_code == 404 else request.url.path
-        )
-        gateway.metrics.requests.inc(tags={"route": route, "status": str(response.status_code)})
+def _replay(body: bytes, receive):
+    """A ``receive`` that hands the app ``body`` once, then waits on the real one (for the
+    disconnect)."""
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class Guard:
+    """Auth, body size, metrics, and the answer for errors no handler took (a logged 500).
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``) runs
+    every request through an extra task and a pair of memory streams, which under py-spy was
+    the largest share of the Gateway's per-request Python work on ``/v1/embeddings``
+    (docs/PERFORMANCE.md). A body with ``Content-Length`` is checked by that number and
+    never read here; only a chunked body is read ahead, to count it.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        gateway = getattr(scope["app"].state, "gateway", None)  # None before the replica is up
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def noted_send(message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+            await send(message)
+
+        try:
+            if gateway is not None:
+                request = Request(scope)
+                _authenticate(request, gateway.api_key)
+                if scope["method"] in {"POST", "PUT", "PATCH"}:
+                    receive = await _size_checked(request, receive, gateway.args.max_body_bytes)
+            await self.app(scope, receive, noted_send)
+        except Exception as exc:
+            if response_started:  # too late for an error body; the client sees a cut response
+                raise
+            await error_response(exc, retry_after_s=_retry_after_s())(scope, receive, noted_send)
+        if gateway is None:
+            return
+        route = getattr(scope.get("route"), "path", None) or ("unmatched" if status == 404 else scope["path"])
+        gateway.metrics.requests.inc(tags={"route": route, "status": str(status)})
         gateway.metrics.latency.observe(time.perf_counter() - started, tags={"route": route})
-    return response
+
+
+async def _size_checked(request: Request, receive, limit: int):
+    """``receive`` for a body within ``limit`` bytes, or ``BodyTooLargeError`` (413)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise BodyTooLargeError(f"request body over {limit} bytes")
+        return receive  # the server holds the body to its declared length
+    body = await _whole_body(receive)
+    if len(body) > limit:
+        raise BodyTooLargeError(f"request body over {limit} bytes")
+    return _replay(body, receive)
+
+
+app.add_middleware(Guard)
 
 
 @serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=128)

@@ -73,8 +73,11 @@ def check_alerts(alerts_config: Path | None) -> None:
     target_urls(load_alert_settings(alerts_config), alerts_config or "configs/alerts.yaml")
 
 
-def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None = None) -> None:
-    """Start a local Ray, serve until SIGINT/SIGTERM, then shut Serve and Ray down."""
+def run_local(
+    config: Path | None, *, host: str, port: int, num_cpus: int | None = None, ingress: str = "haproxy"
+) -> None:
+    """Start a local Ray with ``ingress`` in front (``serve_app.ingress``), serve until
+    SIGINT/SIGTERM, then shut Serve and Ray down."""
     import os
     import signal
     import sys
@@ -85,6 +88,7 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
 
     from serve_app.app import compose_app
     from serve_app.config import ServeAppArgs
+    from serve_app.ingress import ingress_environment
     from storage.factory import ready_engine
 
     args, options = read_serve_config(config) if config is not None else ({}, {})
@@ -99,21 +103,25 @@ def run_local(config: Path | None, *, host: str, port: int, num_cpus: int | None
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-    ray.init(num_cpus=num_cpus, namespace="moodwire", log_to_driver=False, _node_ip_address="127.0.0.1")
-    # After ray.init: Ray installs its own fatal-signal handler for SIGTERM, which would abort.
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
-        serve.run(application, name="moodwire", route_prefix="/")
-        where = f"http://{host}:{port}"
-        print(f"moodwire: serving on {where} (the page at /, API docs at /docs); Ctrl-C stops", file=sys.stderr)
-        while not stop.wait(0.5):
-            pass
-        print("moodwire: stopping", file=sys.stderr)
-    finally:
+    with ingress_environment(ingress):
+        ray.init(num_cpus=num_cpus, namespace="moodwire", log_to_driver=False, _node_ip_address="127.0.0.1")
+        # After ray.init: Ray installs its own fatal-signal handler for SIGTERM, which would abort.
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            serve.shutdown()
+            serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
+            serve.run(application, name="moodwire", route_prefix="/")
+            where = f"http://{host}:{port}"
+            print(
+                f"moodwire: serving on {where} (the page at /, API docs at /docs; ingress: {ingress}); Ctrl-C stops",
+                file=sys.stderr,
+            )
+            while not stop.wait(0.5):
+                pass
+            print("moodwire: stopping", file=sys.stderr)
         finally:
-            ray.shutdown()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            try:
+                serve.shutdown()
+            finally:
+                ray.shutdown()
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)

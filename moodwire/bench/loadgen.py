@@ -5,6 +5,9 @@ Reads one JSON job on stdin: ``url``, ``concurrency``, ``duration``, ``warmup``,
 ``batch_size``, ``texts``, ``api_key``. Each client
 sends its next request as soon as the previous one answers; requests finished during the
 warm-up are not counted. Prints one JSON object with throughput and latency percentiles.
+
+The client is aiohttp (a Ray dependency already): on a 2-core machine the load generator
+shares the cores with the app, and aiohttp spends less CPU per request than httpx did.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import time
 import uuid
 
-import httpx
+import aiohttp
 import numpy as np
 
 
@@ -31,24 +34,26 @@ def _body(mode: str, texts: list[str], run_id: str, counter: itertools.count) ->
     return {"texts": texts}
 
 
-async def _client(job: dict, texts: list[str], start: int, stop_at: float, count_from: float, out: dict) -> None:
+async def _client(
+    job: dict, texts: list[str], start: int, stop_at: float, count_from: float, out: dict, http: aiohttp.ClientSession
+) -> None:
     size = job.get("batch_size", 1) if job["mode"] == "batch" else 1
-    headers = {"Authorization": f"Bearer {job['api_key']}"} if job.get("api_key") else {}
+    route = job["url"] + ("/v1/embeddings" if job["mode"] == "embeddings" else "/v1/classify")
     position = start
-    async with httpx.AsyncClient(base_url=job["url"], timeout=60, headers=headers) as http:
-        while (now := time.perf_counter()) < stop_at:
-            chunk = [texts[(position + i) % len(texts)] for i in range(size)]
-            position += size * job["concurrency"]
-            route = "/v1/embeddings" if job["mode"] == "embeddings" else "/v1/classify"
-            response = await http.post(route, json=_body(job["mode"], chunk, out["run_id"], out["ids"]))
-            done = time.perf_counter()
-            if done < count_from:
-                continue
-            if response.status_code == 200:
-                out["latencies"].append(done - now)
-                out["texts"] += size
-            else:
-                out["errors"][str(response.status_code)] = out["errors"].get(str(response.status_code), 0) + 1
+    while (now := time.perf_counter()) < stop_at:
+        chunk = [texts[(position + i) % len(texts)] for i in range(size)]
+        position += size * job["concurrency"]
+        async with http.post(route, json=_body(job["mode"], chunk, out["run_id"], out["ids"])) as response:
+            await response.read()
+            status = response.status
+        done = time.perf_counter()
+        if done < count_from:
+            continue
+        if status == 200:
+            out["latencies"].append(done - now)
+            out["texts"] += size
+        else:
+            out["errors"][str(status)] = out["errors"].get(str(status), 0) + 1
 
 
 async def run_load(job: dict) -> dict:
@@ -57,7 +62,12 @@ async def run_load(job: dict) -> dict:
     count_from = started + job.get("warmup", 2.0)
     stop_at = count_from + job["duration"]
     out = {"latencies": [], "texts": 0, "errors": {}, "run_id": uuid.uuid4().hex[:8], "ids": itertools.count()}
-    await asyncio.gather(*(_client(job, texts, i, stop_at, count_from, out) for i in range(job["concurrency"])))
+    headers = {"Authorization": f"Bearer {job['api_key']}"} if job.get("api_key") else {}
+    connector = aiohttp.TCPConnector(limit=job["concurrency"])
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as http:
+        clients = (_client(job, texts, i, stop_at, count_from, out, http) for i in range(job["concurrency"]))
+        await asyncio.gather(*clients)
     measured = time.perf_counter() - count_from
     latencies = np.array(out["latencies"]) * 1000
     return {

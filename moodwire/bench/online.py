@@ -32,10 +32,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(database_url: str, pipeline_config: Path | None = None) -> Iterator[str]:
-    """``moodwire serve`` on a free loopback port with configs/serve.yaml, the result cache
-    off (the load repeats texts; cache hits would measure the cache, not the models) and the
-    benchmark's own database. Stopped with SIGTERM afterwards."""
+def served_app(database_url: str, pipeline_config: Path | None = None, ingress: str = "haproxy") -> Iterator[str]:
+    """``moodwire serve --ingress INGRESS`` on a free loopback port with configs/serve.yaml,
+    the result cache off (the load repeats texts; cache hits would measure the cache, not the
+    models) and the benchmark's own database. Stopped with SIGTERM afterwards."""
     config = yaml.safe_load((project_configs_dir() / "serve.yaml").read_text(encoding="utf-8"))
     config["applications"][0]["args"].update(database_url=database_url, result_cache="none")
     if pipeline_config is not None:
@@ -46,6 +46,7 @@ def served_app(database_url: str, pipeline_config: Path | None = None) -> Iterat
         path = Path(folder) / "serve.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         command = [sys.executable, "-m", "moodwire", "serve", "--config", str(path), "--port", str(port)]
+        command += ["--ingress", ingress]
         log = open(Path(folder) / "serve.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -109,7 +110,9 @@ def bench_online(args: argparse.Namespace, texts: list[str]) -> list[dict]:
         else:
             engine = stack.enter_context(fresh_database(args.database_url))
             database = engine.url.render_as_string(hide_password=False)
-            url = stack.enter_context(served_app(database, getattr(args, "pipeline_config", None)))
+            url = stack.enter_context(
+                served_app(database, getattr(args, "pipeline_config", None), getattr(args, "ingress", "haproxy"))
+            )
         for mode in ("single", "batch", "persist"):
             for level in levels:
                 figures = load(url, texts, concurrency=level, mode=mode, duration=args.duration)
@@ -124,8 +127,11 @@ def bench_online(args: argparse.Namespace, texts: list[str]) -> list[dict]:
     half = min((r for r in singles if r["texts_per_s"] >= best / 2), key=lambda r: r["concurrency"])
     headline = next(r for r in singles if r["concurrency"] == headline_level)
     others = [r for r in runs if r is not headline]  # the embeddings run among them
+    ingress = None if args.url else getattr(args, "ingress", "haproxy")  # None: an app at --url
+    others = [{**r, "ingress": ingress} for r in others]
     headline = {
         **headline,
+        "ingress": ingress,
         "max_texts_per_s": best,
         "half_max_concurrency": half["concurrency"],
         "half_max_texts_per_s": half["texts_per_s"],

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from serve_app.ingress import DEFAULT_INGRESS, INGRESS_KINDS
+
 KINDS = {
     # name: (default --texts, help)
     "raw": (4_000, "the physical limit: both models' plain batched forward passes"),
@@ -63,6 +65,12 @@ def register(commands: argparse._SubParsersAction) -> None:
             )
         if name == "online":
             sub.add_argument("--url", help="an already running app (default: start moodwire serve on a free port)")
+            sub.add_argument(
+                "--ingress",
+                choices=INGRESS_KINDS,
+                default=DEFAULT_INGRESS,
+                help="moodwire serve's --ingress for the app it starts (default haproxy)",
+            )
         if name == "backfill":
             sub.add_argument("--config", type=Path, help="backfill config (default: configs/backfill.yaml)")
         if name == "precision":

@@ -60,25 +60,28 @@ def local_serve_app(args: dict, *, api_key: str, namespace: str, metrics_port: i
     import ray
     from ray import serve
 
+    from serve_app.ingress import ingress_environment
+
     http_port = free_port()
     os.environ["MOODWIRE_API_KEY"] = api_key
     os.environ["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] = "60"
     metrics = {"_metrics_export_port": metrics_port, "_system_config": {"metrics_report_interval_ms": 1000}}
-    ray.init(
-        num_cpus=2,
-        namespace=namespace,
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        log_to_driver=False,
-        **(metrics if metrics_port else {}),
-    )
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
-        deploy_config(args)
-        base = f"http://127.0.0.1:{http_port}"
-        wait_until_ready(base)
-        yield base
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-        os.environ.pop("MOODWIRE_API_KEY", None)
+    with ingress_environment():  # HAProxy in front, as moodwire serve runs
+        ray.init(
+            num_cpus=2,
+            namespace=namespace,
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            log_to_driver=False,
+            **(metrics if metrics_port else {}),
+        )
+        try:
+            serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+            deploy_config(args)
+            base = f"http://127.0.0.1:{http_port}"
+            wait_until_ready(base)
+            yield base
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+            os.environ.pop("MOODWIRE_API_KEY", None)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from ray.exceptions import ActorDiedError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 
 from inference.validation import InvalidTextError
 from serve_app import errors
+from serve_app.gateway import Guard
 from serve_app.gateway import app as gateway_app
-from serve_app.gateway import guard
 from storage.errors import (
     DatabaseConfigError,
     DatabaseUnavailableError,
@@ -185,7 +186,7 @@ def test_framework_errors_answer_in_the_documented_shape(http):
 def test_the_middleware_answers_errors_no_handler_took():
     app = FastAPI()
     errors.install_error_handlers(app)
-    app.middleware("http")(guard)
+    app.add_middleware(Guard)
 
     @app.get("/bug")
     async def bug():
@@ -214,3 +215,72 @@ def test_reads_against_an_unreachable_database_are_503_without_the_host():
     response = errors.error_response(info.value)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "127.0.0.1" not in response.body.decode() and "nobody" not in response.body.decode()
+
+
+class _Recorded:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def inc(self, value=1, tags=None) -> None:
+        self.calls.append((value, tags))
+
+    def observe(self, value, tags=None) -> None:
+        self.calls.append((value, tags))
+
+
+def _guarded_app(api_key: str | None, max_body_bytes: int) -> tuple[FastAPI, SimpleNamespace]:
+    app = FastAPI()
+    errors.install_error_handlers(app)
+    app.add_middleware(Guard)
+    gateway = SimpleNamespace(
+        api_key=api_key,
+        args=SimpleNamespace(max_body_bytes=max_body_bytes, retry_after_s=1),
+        metrics=SimpleNamespace(requests=_Recorded(), latency=_Recorded()),
+    )
+    app.state.gateway = gateway
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        return {"bytes": len(await request.body())}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"ok": True}
+
+    return app, gateway
+
+
+def test_the_guard_checks_the_key_and_counts_each_answer_by_route_and_status():
+    app, gateway = _guarded_app("s3cret", 1024)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/healthz").status_code == 200  # open without a key
+    refused = client.post("/echo", content=b"x")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert _shape(refused)["type"] == "authentication_error"
+    ok = client.post("/echo", content=b"x" * 10, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.json() == {"bytes": 10}
+    assert client.get("/nowhere", headers={"Authorization": "Bearer s3cret"}).status_code == 404
+    statuses = [tags for _, tags in gateway.metrics.requests.calls]
+    assert statuses == [
+        {"route": "/healthz", "status": "200"},
+        {"route": "/echo", "status": "401"},
+        {"route": "/echo", "status": "200"},
+        {"route": "unmatched", "status": "404"},
+    ]
+    assert len(gateway.metrics.latency.calls) == 4
+
+
+def test_the_guard_refuses_bodies_over_the_limit_declared_or_chunked():
+    app, _ = _guarded_app(None, 100)
+    client = TestClient(app, raise_server_exceptions=False)
+    declared = client.post("/echo", content=b"x" * 101)
+    assert declared.status_code == 413 and _shape(declared)["message"] == "request body over 100 bytes"
+
+    def pieces(total: int):
+        for _ in range(total // 10):
+            yield b"y" * 10
+
+    chunked = client.post("/echo", content=pieces(110))  # a generator: no Content-Length
+    assert chunked.status_code == 413 and _shape(chunked)["message"] == "request body over 100 bytes"
+    within = client.post("/echo", content=pieces(100))
+    assert within.status_code == 200 and within.json() == {"bytes": 100}

