@@ -61,6 +61,13 @@ def test_serve_answers_then_stops_on_sigterm_leaving_no_ray_processes(tmp_path):
 
         tagged = [p for p in psutil.process_iter() if _tagged(p, tag)]
         assert tagged, "expected Ray processes carrying the test's tag while serving"
+        # The default ingress: HAProxy answers on the port, and every socket it listens on
+        # (frontend, stats, Prometheus) is on loopback.
+        haproxy = [p for p in tagged if p.name() == "haproxy"]
+        assert haproxy, "expected HAProxy in front of the Gateway replicas"
+        listening = {c.laddr for p in haproxy for c in p.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+        assert ("127.0.0.1", port) in listening
+        assert len(listening) >= 3 and all(address.ip == "127.0.0.1" for address in listening), listening
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 0
         deadline = time.time() + 60
