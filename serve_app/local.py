@@ -103,6 +103,10 @@ def run_local(
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    # Serve's controller reconciles every 0.1 s by default: 4.7 % of a core on this 2-core
+    # machine under load, 2.1 % at 0.5 s (docs/PERFORMANCE.md). A dead replica is noticed
+    # by its health check either way; replacing it starts at most 0.4 s later.
+    os.environ.setdefault("RAY_SERVE_CONTROL_LOOP_INTERVAL_S", "0.5")
     with ingress_environment(ingress):
         ray.init(num_cpus=num_cpus, namespace="moodwire", log_to_driver=False, _node_ip_address="127.0.0.1")
         # After ray.init: Ray installs its own fatal-signal handler for SIGTERM, which would abort.
