@@ -74,15 +74,19 @@ def _authenticate(request: Request, api_key: str | None) -> None:
             raise AuthenticationError("missing or wrong API key: send 'Authorization: Bearer <key>'")
 
 
-async def _whole_body(receive) -> bytes:
+async def _whole_body(receive, limit: int) -> bytes:
     """A body sent without ``Content-Length`` (chunked), read to its end (or to the client's
-    disconnect)."""
-    parts = []
+    disconnect); ``BodyTooLargeError`` as soon as it passes ``limit``, without reading on."""
+    parts, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return b"".join(parts)
-        parts.append(message.get("body", b""))
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise BodyTooLargeError(f"request body over {limit} bytes")
+        parts.append(part)
         if not message.get("more_body", False):
             return b"".join(parts)
 
@@ -155,10 +159,7 @@ async def _size_checked(request: Request, receive, limit: int):
         if int(declared) > limit:
             raise BodyTooLargeError(f"request body over {limit} bytes")
         return receive  # the server holds the body to its declared length
-    body = await _whole_body(receive)
-    if len(body) > limit:
-        raise BodyTooLargeError(f"request body over {limit} bytes")
-    return _replay(body, receive)
+    return _replay(await _whole_body(receive, limit), receive)
 
 
 app.add_middleware(Guard)

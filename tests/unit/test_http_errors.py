@@ -284,3 +284,19 @@ def test_the_guard_refuses_bodies_over_the_limit_declared_or_chunked():
     assert chunked.status_code == 413 and _shape(chunked)["message"] == "request body over 100 bytes"
     within = client.post("/echo", content=pieces(100))
     assert within.status_code == 200 and within.json() == {"bytes": 100}
+
+
+def test_a_chunked_body_is_read_only_up_to_the_limit():
+    import asyncio
+
+    from serve_app.gateway import _whole_body
+
+    received = []
+
+    async def receive():
+        received.append(10)
+        return {"type": "http.request", "body": b"z" * 10, "more_body": True}  # never ends
+
+    with pytest.raises(errors.BodyTooLargeError, match="request body over 100 bytes"):
+        asyncio.run(_whole_body(receive, 100))
+    assert sum(received) == 110  # the chunk that passed the limit, and not one more
