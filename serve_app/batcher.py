@@ -64,16 +64,20 @@ class HostBatcher:
         max_batch_size=DEFAULT_MAX_BATCH_SIZE, batch_wait_timeout_s=DEFAULT_BATCH_WAIT_S, batch_size_fn=count_texts
     )
     async def _batch(self, groups: list[list[str]]) -> list[HostOutputs]:
-        outputs = await asyncio.to_thread(self.host.compute, [text for group in groups for text in group])
-        return outputs.split([len(group) for group in groups])
+        return await self._compute_groups(groups, embedding_only=False)
 
     @serve.batch(
         max_batch_size=DEFAULT_MAX_BATCH_SIZE, batch_wait_timeout_s=DEFAULT_BATCH_WAIT_S, batch_size_fn=count_texts
     )
     async def _embedding_batch(self, groups: list[list[str]]) -> list[HostOutputs]:
         """The embeddings lane: ``/v1/embeddings`` batches of the embedder alone."""
+        return await self._compute_groups(groups, embedding_only=True)
+
+    async def _compute_groups(self, groups: list[list[str]], *, embedding_only: bool) -> list[HostOutputs]:
+        """One model call over every caller's texts of a batch, in a worker thread, cut back
+        into one block per caller."""
         texts = [text for group in groups for text in group]
-        outputs = await asyncio.to_thread(self.host.compute, texts, embedding_only=True)
+        outputs = await asyncio.to_thread(self.host.compute, texts, embedding_only=embedding_only)
         return outputs.split([len(group) for group in groups])
 
     async def _long(self, text: str, embedding_only: bool) -> HostOutputs:

@@ -55,7 +55,8 @@ class IngressError(ValueError):
     """The chosen ingress cannot run here (no HAProxy binary): exit 2, one line."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on loopback (also the benchmarks' and the screenshots')."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -90,8 +91,8 @@ def haproxy_environment(folder: Path) -> dict[str, str]:
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": DRAINING_PERIOD_S,
         "MOODWIRE_HAPROXY_BINARY": haproxy_binary(),
         "RAY_SERVE_HAPROXY_BINARY_PATH": str(launcher),
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
         "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(folder / "haproxy.cfg"),
         "RAY_SERVE_HAPROXY_SOCKET_PATH": str(folder / "admin.sock"),
         "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(folder / "metrics.sock"),

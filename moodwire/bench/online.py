@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,16 +18,11 @@ import httpx
 import yaml
 
 from inference.settings import project_configs_dir
+from serve_app.ingress import free_port
 
 DEFAULT_LEVELS = [1, 2, 4, 8, 16, 32]
 HEADLINE_CONCURRENCY = 16
 SMALL_BATCH = 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

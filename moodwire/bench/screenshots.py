@@ -112,7 +112,7 @@ def main(out_dir: Path = ROOT / "docs") -> int:
     print(f"screenshots: {len(records)} demo mentions in {url}", file=sys.stderr)
     os.environ.pop("MOODWIRE_API_KEY", None)
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-    from moodwire.bench.online import free_port
+    from serve_app.ingress import free_port
 
     port = free_port()
     args, options = read_serve_config(ROOT / "configs" / "serve.yaml")
