@@ -124,4 +124,31 @@ def ingress_environment(kind: str = DEFAULT_INGRESS) -> Iterator[dict[str, str]]
     finally:
         for name in added:
             os.environ.pop(name, None)
+        stop_haproxy_of(folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_haproxy_of(folder: Path, grace_s: float = 2.0) -> list[int]:
+    """Stop every process whose command line names ``folder`` (this run's HAProxy); returns
+    their pids. Ray stops HAProxy when Serve shuts down, but a config reload that lands
+    during the shutdown can start one more HAProxy after that, which would keep the port."""
+    import signal
+    import time
+
+    marker = str(folder).encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else []:
+        with contextlib.suppress(OSError):
+            if marker in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for pid in found:
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+    return found

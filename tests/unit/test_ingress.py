@@ -96,3 +96,21 @@ def test_a_haproxy_binary_that_is_not_there_is_named_before_ray_starts(monkeypat
     monkeypatch.setenv("RAY_SERVE_HAPROXY_BINARY_PATH", str(missing))
     with pytest.raises(IngressError, match=f"RAY_SERVE_HAPROXY_BINARY_PATH='{missing}' is not an executable file"):
         haproxy_binary()
+
+
+def test_a_haproxy_left_behind_is_stopped_when_the_run_ends(tmp_path):
+    from serve_app.ingress import stop_haproxy_of
+
+    folder = tmp_path / "mw-hap-run"
+    folder.mkdir()
+    # Stands in for an HAProxy started by a late reload: its command line names the folder.
+    straggler = subprocess.Popen(["sh", "-c", "sleep 60", str(folder / "haproxy.cfg")])
+    bystander = subprocess.Popen(["sh", "-c", "sleep 60", str(tmp_path / "other.cfg")])
+    try:
+        assert stop_haproxy_of(folder) == [straggler.pid]
+        assert straggler.wait(timeout=5) is not None
+        assert bystander.poll() is None
+    finally:
+        for process in (straggler, bystander):
+            process.kill()
+            process.wait()
