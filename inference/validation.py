@@ -6,7 +6,13 @@ of torch and transformers so they start fast (a test checks the import graph).
 
 from __future__ import annotations
 
+import re
+
 DEFAULT_MAX_TEXT_CHARS = 100_000
+
+# A lone surrogate (JSON allows "\ud800") is not a character: it cannot be encoded as UTF-8,
+# stored, tokenised or hashed. NUL cannot be stored in a PostgreSQL text column.
+_UNSTORABLE = re.compile("[\\ud800-\\udfff\\x00]")
 
 
 class InvalidTextError(ValueError):
@@ -27,4 +33,15 @@ def text_problem(text: object, max_chars: int) -> str | None:
         return "is empty"
     if len(text) > max_chars:
         return f"is {len(text)} characters long; the limit is {max_chars}"
-    return None
+    return unstorable_problem(text)
+
+
+def unstorable_problem(value: str) -> str | None:
+    """Why a string cannot be stored as it is (a lone surrogate or NUL), or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    if char == "\x00":
+        return f"contains a NUL character (U+0000) at position {found.start()}"
+    return f"contains a lone surrogate (U+{ord(char):04X}) at position {found.start()}, which is not valid Unicode"

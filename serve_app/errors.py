@@ -22,6 +22,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.validation import InvalidTextError
+from serve_app.ingress import RESTARTING_MESSAGE
 from storage.errors import (
     DatabaseConfigError,
     InvalidLanguageError,
@@ -89,7 +90,7 @@ class ErrorSpec:
 
 
 BUSY = "the service is at capacity; retry after a moment"
-RESTARTING = "a part of the service is restarting or unreachable; retry after a moment"
+RESTARTING = RESTARTING_MESSAGE  # HAProxy's own 502/503 pages say the same
 
 # First match wins: subclasses before their bases.
 ERROR_TABLE: dict[type[BaseException], ErrorSpec] = {
@@ -153,8 +154,13 @@ def describe_validation(errors: Sequence[dict]) -> str:
     return "; ".join(parts)
 
 
+def _printable(value: str | None) -> str | None:
+    """``value`` encodable as UTF-8: a message may quote a client's lone surrogate."""
+    return None if value is None else value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(message: str, kind: str, *, param: str | None = None, code: str | None = None) -> dict:
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return {"error": {"message": _printable(message), "type": kind, "param": _printable(param), "code": code}}
 
 
 def error_response(exc: BaseException, *, retry_after_s: int = 1) -> JSONResponse:

@@ -10,6 +10,7 @@ stores them without validating again. Every failure is a domain error that
 
 import asyncio
 import hmac
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ from serve_app.requests import (
     validate_embeddings,
 )
 from serve_app.schemas import ClassifyRequest, EmbeddingsRequest
+
+logger = logging.getLogger("moodwire.gateway")
 
 API_KEY_ENV = "MOODWIRE_API_KEY"
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -206,8 +209,10 @@ class Gateway:
             capacity=self.args.cache_size,
             redis_url=self.args.redis_url,
             ttl_s=self.args.cache_ttl_s,
+            on_skip=lambda count: self.metrics.cache_skipped.inc(count),
         )
         self.online = OnlineClassifier(self.models, cache, self.pipeline_settings, self.metrics)
+        self._unready: set[str] = set()  # parts /readyz last found not ready
         app.state.gateway = self
 
     def reconfigure(self, user_config: dict | None) -> None:
@@ -250,18 +255,35 @@ class Gateway:
 
     @app.get("/readyz", tags=["ops"])
     async def readyz(self) -> JSONResponse:
-        problems = {}
+        """Open without a key, so it says only which part is not ready (``models``,
+        ``database``); the reason goes to the replica's log, once per change."""
+        not_ready = []
         try:
             await asyncio.wait_for(self.online.ready(), timeout=30)
         except Exception as exc:  # readiness reports any failure instead of raising
-            problems["models"] = f"{type(exc).__name__}: {short_message(exc)}"
+            not_ready.append("models")
+            self._note_readiness("models", exc)
+        else:
+            self._note_readiness("models", None)
         try:
             await asyncio.wait_for(self.aggregator.ping.remote(), timeout=10)
         except Exception as exc:
-            problems["database"] = f"{type(exc).__name__}: {short_message(exc)}"
-        if problems:
-            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+            not_ready.append("database")
+            self._note_readiness("database", exc)
+        else:
+            self._note_readiness("database", None)
+        if not_ready:
+            return JSONResponse({"status": "not ready", "not_ready": not_ready}, status_code=503)
         return JSONResponse({"status": "ready", "models": self.online.info.as_dict()})
+
+    def _note_readiness(self, part: str, problem: BaseException | None) -> None:
+        was_ready = part not in self._unready
+        if problem is not None and was_ready:
+            self._unready.add(part)
+            logger.warning("readiness: %s not ready: %s: %s", part, type(problem).__name__, short_message(problem))
+        elif problem is None and not was_ready:
+            self._unready.discard(part)
+            logger.warning("readiness: %s ready again", part)
 
     @app.post("/v1/classify", tags=["classify"], response_model=None)
     async def classify(self, body: ClassifyRequest) -> Response:

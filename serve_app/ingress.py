@@ -20,6 +20,7 @@ rewrites those two ``bind`` lines to 127.0.0.1 before it starts the real binary.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -27,6 +28,8 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+RESTARTING_MESSAGE = "a part of the service is restarting or unreachable; retry after a moment"
 
 INGRESS_KINDS = ("haproxy", "proxy")
 DEFAULT_INGRESS = "haproxy"
@@ -39,16 +42,53 @@ DRAINING_PERIOD_S = "2"
 # own `bind <host>:<port>` names an address and is left as it is.
 LAUNCHER = """#!/bin/sh
 # Written by moodwire serve (serve_app/ingress.py): Ray's HAProxy config binds its stats and
-# Prometheus listeners on every interface; bind them to loopback, then run HAProxy itself.
+# Prometheus listeners on every interface; bind them to loopback. Its error pages are plain
+# text (502-504 all as 500); answer HAProxy's own errors in the API's JSON shape instead.
+# Then run HAProxy itself.
+pages="$(dirname "$0")/errors"
 previous=""
 for argument in "$@"; do
     if [ "$previous" = "-f" ]; then
-        sed -i -E 's/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)/\\1127.0.0.1:\\2/' "$argument"
+        sed -i -E \\
+            -e 's/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)/\\1127.0.0.1:\\2/' \\
+            -e '/^[[:space:]]*errorfile[[:space:]]/d' \\
+            -e "s|^defaults\\$|defaults\\n__MOODWIRE_ERRORFILES__|" \\
+            "$argument"
+        lines=""
+        for page in "$pages"/*.http; do
+            code=$(basename "$page" .http)
+            lines="$lines    errorfile $code $page\\n"
+        done
+        sed -i -e "s|^__MOODWIRE_ERRORFILES__\\$|$lines|" "$argument"
     fi
     previous="$argument"
 done
 exec "$MOODWIRE_HAPROXY_BINARY" "$@"
 """
+
+# HAProxy's own answers, when no Gateway code ran: a request it cannot read (400: malformed,
+# or headers over its 16 kB buffer, such as a 1 MB Authorization header), one whose headers
+# did not arrive in time (408), a replica that died while answering or was not reachable
+# after HAProxy's retries (502, 503: retry, as for any restart), and a replica's timeout (504).
+HAPROXY_ERRORS = {
+    400: ("Bad Request", "invalid_request_error", "malformed request, or headers too large", False),
+    408: ("Request Timeout", "invalid_request_error", "the request did not arrive in time", False),
+    502: ("Service Unavailable", "service_unavailable", RESTARTING_MESSAGE, True),
+    503: ("Service Unavailable", "service_unavailable", RESTARTING_MESSAGE, True),
+    504: ("Gateway Timeout", "service_unavailable", "the service did not answer in time; retry after a moment", True),
+}
+
+
+def haproxy_error_page(code: int) -> bytes:
+    """The raw HTTP answer HAProxy sends for its own error ``code`` (its ``errorfile``);
+    a 502 becomes a 503 with ``Retry-After``, like every other restart."""
+    reason, kind, message, retry = HAPROXY_ERRORS[code]
+    status = 503 if code == 502 else code
+    body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
+    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", "Cache-Control: no-cache"]
+    head += ["Retry-After: 1"] if retry else []
+    head += ["Connection: close", f"Content-Length: {len(body)}", "", ""]
+    return ("\r\n".join(head) + body).encode()
 
 
 class IngressError(ValueError):
@@ -84,6 +124,9 @@ def haproxy_environment(folder: Path) -> dict[str, str]:
     """Ray's variables for HAProxy mode, with this run's ports and files under ``folder``."""
     launcher = folder / "haproxy"
     launcher.write_text(LAUNCHER, encoding="utf-8")
+    (folder / "errors").mkdir(exist_ok=True)
+    for code in HAPROXY_ERRORS:
+        (folder / "errors" / f"{code}.http").write_bytes(haproxy_error_page(code))
     launcher.chmod(launcher.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return {
         "RAY_SERVE_ENABLE_HA_PROXY": "1",

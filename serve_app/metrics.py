@@ -23,6 +23,7 @@ METRIC_NAMES = (
     "moodwire_model_batch_seconds",
     "moodwire_cache_hits_total",
     "moodwire_cache_misses_total",
+    "moodwire_cache_skipped_total",
     "moodwire_db_write_seconds",
     "moodwire_db_write_failures_total",
     *BACKFILL_METRIC_NAMES,
@@ -38,6 +39,9 @@ class GatewayMetrics:
         )
         self.cache_hits = Counter("moodwire_cache_hits_total", "result cache hits")
         self.cache_misses = Counter("moodwire_cache_misses_total", "result cache misses")
+        self.cache_skipped = Counter(
+            "moodwire_cache_skipped_total", "result cache lookups skipped: Redis down, slow or paused"
+        )
 
 
 class ModelMetrics:

@@ -75,7 +75,7 @@ class OnlineClassifier:
         once per distinct text."""
         await self.ready()
         keys = [f"{self.model_version}:{content_hash(t)}" for t in texts]
-        found = self.cache.get_many(keys)
+        found = await self.cache.get_many(keys)
         todo: dict[str, str] = {}
         for key, text, hit in zip(keys, texts, found, strict=True):
             if hit is None:

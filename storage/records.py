@@ -10,7 +10,7 @@ import numpy as np
 
 from inference.cache import content_hash
 from inference.schemas import MentionResult
-from inference.validation import DEFAULT_MAX_TEXT_CHARS, text_problem
+from inference.validation import DEFAULT_MAX_TEXT_CHARS, text_problem, unstorable_problem
 from storage.settings import StorageSettings
 
 
@@ -125,6 +125,11 @@ def record_problem(record: MentionRecord, *, rules: RecordRules, now: datetime) 
         return "external_id", "must be 1 to 256 characters"
     if record.source is not None and len(record.source) > 128:
         return "source", "must be at most 128 characters"
+    for name in ("external_id", "source"):
+        value = getattr(record, name)
+        problem = unstorable_problem(value) if isinstance(value, str) else None
+        if problem:
+            return name, problem
     try:
         parse_timestamp(record.created_at, now=now, future_tolerance=rules.future_tolerance)
     except ValueError as exc:

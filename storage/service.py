@@ -71,6 +71,15 @@ class _TTLCache:
                 del self._items[key]
 
 
+MAX_BASELINE_DAYS = 3650
+
+
+def check_days(days: int) -> None:
+    """A baseline of 1 to ``MAX_BASELINE_DAYS`` days (longer ones overflow dates, and mean nothing)."""
+    if not 1 <= days <= MAX_BASELINE_DAYS:
+        raise QueryError(f"days must be between 1 and {MAX_BASELINE_DAYS}, got {days}")
+
+
 def parse_tz(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -304,8 +313,7 @@ class AggregationService:
         self, topic: str, days: int = 30, until: datetime | None = None, window: str = "day", tz: str = "UTC"
     ) -> dict:
         """Mean and standard deviation of volume and mean sentiment per window over ``days``."""
-        if days < 1:
-            raise QueryError("days must be at least 1")
+        check_days(days)
         zone = parse_tz(tz)
         until = _aware(until, self.clock())
         self._check_topic(topic)
@@ -342,6 +350,7 @@ class AggregationService:
         """
         from storage.spikes.significance import negative_binomial_tail
 
+        check_days(days)
         zone = parse_tz(tz)
         now = self.clock()
         running_start = queries.bucket_start(now.astimezone(UTC).replace(tzinfo=None), window, zone)

@@ -13,6 +13,10 @@ from serve_app.ingress import IngressError, ingress_environment
 
 HAPROXY_CONFIG = """global
     stats socket /tmp/x/admin.sock mode 666 level admin expose-fd listeners
+defaults
+    mode http
+    errorfile 502 /tmp/x/500.http
+    errorfile 503 /tmp/x/500.http
 frontend prometheus
     bind :9101
     mode http
@@ -70,6 +74,7 @@ def test_the_launcher_binds_stats_and_prometheus_to_loopback_and_runs_haproxy(tm
     fake.write_text('#!/bin/sh\necho "ran with: $*"\n', encoding="utf-8")
     fake.chmod(0o755)
     with ingress_environment("haproxy") as added:
+        launcher_folder = Path(added["RAY_SERVE_HAPROXY_BINARY_PATH"]).parent
         env = {**os.environ, "MOODWIRE_HAPROXY_BINARY": str(fake)}
         done = subprocess.run(
             [added["RAY_SERVE_HAPROXY_BINARY_PATH"], "-db", "-f", str(config), "-sf", "123"],
@@ -81,6 +86,24 @@ def test_the_launcher_binds_stats_and_prometheus_to_loopback_and_runs_haproxy(tm
     assert done.stdout.strip() == f"ran with: -db -f {config} -sf 123"
     binds = [line.strip() for line in config.read_text(encoding="utf-8").splitlines() if "bind " in line]
     assert binds == ["bind 127.0.0.1:9101", "bind 127.0.0.1:8000", "bind 0.0.0.0:8001", "bind 127.0.0.1:8404"]
+    pages = [line.split() for line in config.read_text(encoding="utf-8").splitlines() if "errorfile" in line]
+    assert [code for _, code, _ in pages] == ["400", "408", "502", "503", "504"]
+    assert all(Path(page).parent == launcher_folder / "errors" for _, _, page in pages)
+
+
+def test_haproxys_own_errors_answer_in_the_api_shape_and_restarts_say_retry():
+    import json
+
+    from serve_app.ingress import haproxy_error_page
+
+    head, body = haproxy_error_page(502).decode().split("\r\n\r\n")
+    lines = head.split("\r\n")
+    assert lines[0] == "HTTP/1.1 503 Service Unavailable" and "Retry-After: 1" in lines
+    assert f"Content-Length: {len(body)}" in lines
+    assert json.loads(body)["error"]["type"] == "service_unavailable"
+    head, body = haproxy_error_page(400).decode().split("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400 ") and "Retry-After" not in head
+    assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}
 
 
 def test_an_unknown_ingress_is_refused_by_name():
