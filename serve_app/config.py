@@ -55,6 +55,16 @@ class ServeAppArgs(BaseModel):
     cache_size: int = Field(default=10_000, ge=0)
     cache_ttl_s: int = Field(default=7 * 86400, ge=1, description="Redis entry lifetime")
     retry_after_s: int = Field(default=1, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins whose pages may call the API from a browser (CORS); empty: none (the default)",
+    )
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="on SIGTERM, how long requests in flight may take to finish before the app stops",
+    )
     model_layout: Literal["deployments", "colocated"] = Field(
         default="deployments",
         description="colocated: both models run inside each Gateway replica (small CPU machines)",

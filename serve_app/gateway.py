@@ -165,7 +165,40 @@ async def _size_checked(request: Request, receive, limit: int):
     return _replay(await _whole_body(receive, limit), receive)
 
 
+class ConfiguredCORS:
+    """CORS for the origins in ``cors_origins`` (Starlette's ``CORSMiddleware``), and none
+    when the list is empty, as it is by default. Outside ``Guard``: a browser's preflight
+    carries no API key, and the 401s and 413s Guard answers need the CORS headers too, or
+    the page reads them as a network error. Built at the first request, once the replica
+    has read its ``args``."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.handler = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.handler is None:
+            gateway = getattr(scope["app"].state, "gateway", None) if scope["type"] == "http" else None
+            if gateway is None:
+                await self.app(scope, receive, send)
+                return
+            self.handler = self.app
+            if gateway.args.cors_origins:
+                from starlette.middleware.cors import CORSMiddleware
+
+                self.handler = CORSMiddleware(
+                    self.app,
+                    allow_origins=gateway.args.cors_origins,
+                    allow_methods=["GET", "POST", "DELETE"],
+                    allow_headers=["Authorization", "Content-Type"],
+                    expose_headers=["Retry-After", "X-Truncated", "Content-Disposition"],
+                    max_age=600,
+                )
+        await self.handler(scope, receive, send)
+
+
 app.add_middleware(Guard)
+app.add_middleware(ConfiguredCORS)  # added last: the outermost
 
 
 @serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=128)

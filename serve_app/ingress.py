@@ -171,6 +171,44 @@ def ingress_environment(kind: str = DEFAULT_INGRESS) -> Iterator[dict[str, str]]
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def haproxy_pids(folder: Path) -> list[int]:
+    """Processes whose command line names ``folder``: this run's HAProxy (its ``-f`` config
+    lies under it)."""
+    marker = str(folder).encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else []:
+        with contextlib.suppress(OSError):
+            if marker in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def drain_haproxy(folder: Path, grace_s: float) -> bool:
+    """Stop taking connections and let the requests in flight finish, for up to ``grace_s``:
+    HAProxy's soft stop (SIGUSR1) closes its listeners at once (a new client is refused)
+    and exits once its last request is answered. True when it exited within ``grace_s``."""
+    import signal
+    import time
+
+    pids = haproxy_pids(folder)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + grace_s
+    while any(Path(f"/proc/{pid}").exists() and not _is_zombie(pid) for pid in pids):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def stop_haproxy_of(folder: Path, grace_s: float = 2.0) -> list[int]:
     """Stop every process whose command line names ``folder`` (this run's HAProxy); returns
     their pids. Ray stops HAProxy when Serve shuts down, but a config reload that lands
@@ -178,12 +216,7 @@ def stop_haproxy_of(folder: Path, grace_s: float = 2.0) -> list[int]:
     import signal
     import time
 
-    marker = str(folder).encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else []:
-        with contextlib.suppress(OSError):
-            if marker in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
+    found = haproxy_pids(folder)
     for pid in found:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)

@@ -73,6 +73,57 @@ def check_alerts(alerts_config: Path | None) -> None:
     target_urls(load_alert_settings(alerts_config), alerts_config or "configs/alerts.yaml")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (``--host``) accepts connections from this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def warn_if_open(host: str) -> None:
+    """Without ``MOODWIRE_API_KEY`` every route, writes and deletes included, is open to
+    whoever reaches the port: harmless on loopback, worth a warning anywhere else."""
+    import os
+    import sys
+
+    from serve_app.gateway import API_KEY_ENV
+
+    if not os.environ.get(API_KEY_ENV) and not is_loopback(host):
+        print(
+            f"moodwire: warning: {API_KEY_ENV} is not set and --host {host} is not loopback: "
+            "anyone who can reach this port can read, write and delete mentions",
+            file=sys.stderr,
+        )
+
+
+def finish_requests_in_flight(ingress: str, grace_s: float) -> None:
+    """On SIGTERM: refuse new connections and let the requests in flight finish (up to
+    ``grace_s``) with every deployment still up, so a persisted request that is answered
+    200 has been stored. Serve's own shutdown, after, stops replicas that are idle."""
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    from serve_app.ingress import drain_haproxy
+
+    if ingress != "haproxy":  # Serve's proxy: its replicas' graceful_shutdown_timeout_s applies
+        print("moodwire: stopping", file=sys.stderr)
+        return
+    print(f"moodwire: stopping: new requests refused; up to {grace_s:g} s for those in flight", file=sys.stderr)
+    started = time.monotonic()
+    folder = Path(os.environ["RAY_SERVE_HAPROXY_CONFIG_FILE_LOC"]).parent
+    if drain_haproxy(folder, grace_s):
+        print(f"moodwire: requests in flight finished in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    else:
+        print(f"moodwire: requests still in flight after {grace_s:g} s are cut", file=sys.stderr)
+
+
 def run_local(
     config: Path | None, *, host: str, port: int, num_cpus: int | None = None, ingress: str = "haproxy"
 ) -> None:
@@ -99,6 +150,7 @@ def run_local(
     ready_engine(serve_args.database_url).dispose()
     check_sentiment_method(serve_args.pipeline_config)
     check_alerts(serve_args.alerts_config)
+    warn_if_open(host)
     stop = threading.Event()
     # A 2-core machine starting a dozen Ray processes needs more than Serve's 5 s default
     # for the HTTP proxy's first readiness check; the environment reaches Ray's processes.
@@ -121,7 +173,7 @@ def run_local(
             )
             while not stop.wait(0.5):
                 pass
-            print("moodwire: stopping", file=sys.stderr)
+            finish_requests_in_flight(ingress, serve_args.shutdown_grace_s)
         finally:
             try:
                 serve.shutdown()
