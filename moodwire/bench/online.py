@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import yaml
@@ -25,8 +26,20 @@ HEADLINE_CONCURRENCY = 16
 SMALL_BATCH = 8
 
 
+class ServedApp(NamedTuple):
+    url: str
+    pid: int  # the ``moodwire serve`` process: Ray's processes are its descendants
+
+
 @contextlib.contextmanager
 def served_app(database_url: str, pipeline_config: Path | None = None, ingress: str = "haproxy") -> Iterator[str]:
+    """The URL of ``serving(...)``."""
+    with serving(database_url, pipeline_config, ingress) as app:
+        yield app.url
+
+
+@contextlib.contextmanager
+def serving(database_url: str, pipeline_config: Path | None = None, ingress: str = "haproxy") -> Iterator[ServedApp]:
     """``moodwire serve --ingress INGRESS`` on a free loopback port with configs/serve.yaml,
     the result cache off (the load repeats texts; cache hits would measure the cache, not the
     models) and the benchmark's own database. Stopped with SIGTERM afterwards."""
@@ -55,7 +68,7 @@ def served_app(database_url: str, pipeline_config: Path | None = None, ingress: 
                 if time.time() > deadline:
                     raise RuntimeError("moodwire serve did not become ready in 300 s")
                 time.sleep(2)
-            yield url
+            yield ServedApp(url, process.pid)
         finally:
             process.send_signal(signal.SIGINT if os.name == "nt" else signal.SIGTERM)
             try:

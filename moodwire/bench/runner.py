@@ -49,6 +49,10 @@ def run_kind(args: argparse.Namespace) -> list[dict]:
         return bench_overview(args.database_url, args.texts)
     texts = generate_texts(args.texts, short_only=args.short)
     print(f"bench {kind}: {length_profile(texts)}", file=sys.stderr)
+    if kind == "soak":  # the app's own behaviour over time: no raw baseline to compare with
+        from moodwire.bench.soak import bench_soak
+
+        return bench_soak(args, texts)
     if kind == "precision":
         from moodwire.bench.precision import bench_precision
 

@@ -1,8 +1,8 @@
 """``moodwire bench KIND``: reproducible throughput and latency figures.
 
-Every kind measures ``raw`` (plain batched forward passes of both models) in the same
-invocation and reports ``ratio_to_raw`` against it. With ``--json`` each run prints one JSON
-line and the LAST line is the headline run.
+Every kind but ``overview`` and ``soak`` measures ``raw`` (plain batched forward passes of
+both models) in the same invocation and reports ``ratio_to_raw`` against it. With ``--json``
+each run prints one JSON line and the LAST line is the headline run.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from serve_app.ingress import DEFAULT_INGRESS, INGRESS_KINDS
 
+SOAK_DURATION_S = 600.0  # the target's 10 minutes
 KINDS = {
     # name: (default --texts, help)
     "raw": (4_000, "the physical limit: both models' plain batched forward passes"),
@@ -23,6 +24,10 @@ KINDS = {
     "ingest": (20_000, "database writes: mentions/s in batches of 500"),
     "aggregate": (100_000, "per-topic aggregate latency on a seeded database"),
     "overview": (1_000_000, "the page's overview (GET /v1/overview) on a database of N mentions"),
+    "soak": (
+        4_000,
+        "mixed online traffic, open loop at 80 %% of the maximum for --duration seconds: errors, p99, memory",
+    ),
     "precision": (
         2_000,
         "the CPU speed options (torch int8, ONNX Runtime fp32/int8) against fp32: speed and GoEmotions dev F1",
@@ -50,14 +55,20 @@ def register(commands: argparse._SubParsersAction) -> None:
             "--concurrency",
             type=concurrency_list,
             default=None,
-            help="online: clients, e.g. 1,4,16 (default 1,2,4,8,16,32); ingest: writers (default 1)",
+            help="online: clients, e.g. 1,4,16 (default 1,2,4,8,16,32); ingest: writers (default 1); "
+            "soak: clients measuring the maximum (default 16)",
         )
-        sub.add_argument("--duration", type=float, default=15.0, help="online: seconds per load run")
+        sub.add_argument(
+            "--duration",
+            type=float,
+            default=SOAK_DURATION_S if name == "soak" else 15.0,
+            help=f"online: seconds per load run (default 15); soak: the whole run (default {SOAK_DURATION_S:g}, >= 10)",
+        )
         sub.add_argument("--database-url", help="default: a temporary SQLite file")
         sub.add_argument("--json", action="store_true", help="one JSON line per run; the last is the headline")
         sub.add_argument("--raw-texts", type=int, default=2_000, help="texts for the raw baseline (a spread sample)")
         sub.add_argument("--short", action="store_true", help="tweet-sized texts only")
-        if name in ("raw", "naive", "online", "backfill"):
+        if name in ("raw", "naive", "online", "backfill", "soak"):
             sub.add_argument(
                 "--pipeline-config",
                 type=Path,
@@ -65,12 +76,15 @@ def register(commands: argparse._SubParsersAction) -> None:
             )
         if name == "online":
             sub.add_argument("--url", help="an already running app (default: start moodwire serve on a free port)")
+        if name in ("online", "soak"):
             sub.add_argument(
                 "--ingress",
                 choices=INGRESS_KINDS,
                 default=DEFAULT_INGRESS,
                 help="moodwire serve's --ingress for the app it starts (default haproxy)",
             )
+        if name == "soak":
+            sub.add_argument("--plot", type=Path, help="draw p99 per interval and memory per process to this PNG")
         if name == "backfill":
             sub.add_argument("--config", type=Path, help="backfill config (default: configs/backfill.yaml)")
         if name == "precision":
@@ -80,7 +94,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=run)
 
 
-DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate", "overview")
+DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate", "overview", "soak")
 
 
 def check_database(url: str) -> None:
@@ -98,12 +112,32 @@ def check_database(url: str) -> None:
         engine.dispose()
 
 
+def soak_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the soak's arguments, before minutes of starting the app."""
+    import importlib.util
+
+    from moodwire.bench.soak import MIN_DURATION_S
+
+    if args.duration < MIN_DURATION_S:
+        return f"--duration must be at least {MIN_DURATION_S:g} seconds, got {args.duration:g}"
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        from moodwire.bench.soak_plot import MISSING_MATPLOTLIB
+
+        return f"--plot: {MISSING_MATPLOTLIB}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from moodwire.bench.runner import run_kind
 
     if args.texts < 1 or args.raw_texts < 1:
         print("bench: --texts and --raw-texts must be at least 1", file=sys.stderr)
         return 2
+    if args.bench_command == "soak":
+        problem = soak_problem(args)
+        if problem:
+            print(f"bench soak: {problem}", file=sys.stderr)
+            return 2
     if args.database_url is not None and args.bench_command in DATABASE_KINDS:
         check_database(args.database_url)
     runs = run_kind(args)
@@ -113,5 +147,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"-- {figures.get('run', args.bench_command)}")
             for key, value in figures.items():
-                print(f"{key:>32}: {value}")
+                if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+                    print(f"{key:>32}:")  # the soak's memory: one process a line
+                    for name, row in value.items():
+                        print(f"{'':>34}{name}: {row}")
+                else:
+                    print(f"{key:>32}: {value}")
     return 0
