@@ -231,11 +231,51 @@ class WriteUDF:
     def __call__(self, batch: dict) -> dict:
         records, failed, failed_stored = batch_records(batch, self.labels)
         if self.aggregator is not None:
-            counts = self.aggregator.store_job_batch.remote(records, failed, failed_stored).result()
+            aggregator = self.aggregator
+            counts = retrying(lambda: aggregator.store_job_batch.remote(records, failed, failed_stored).result())
         else:
-            counts = self.service.store_job_batch(records, failed, failed_stored)
+            service = self.service
+            counts = retrying(lambda: service.store_job_batch(records, failed, failed_stored))
         self.metrics.observe(counts["stored"], counts["duplicates"], counts["failed"])
         return {key: np.array([value]) for key, value in counts.items()}
+
+
+WRITE_RETRY_S = 120.0
+
+
+def retrying(write, *, within_s: float = WRITE_RETRY_S, first_wait_s: float = 0.5):
+    """``write()``, sent again while what failed is temporary: the app's Aggregator killed or
+    restarting, or the database unreachable. A batch's write is one transaction keyed by
+    idempotency keys, so sending it again never stores a row twice; after ``within_s`` the
+    error stands and the job reports it."""
+    import logging
+    import time
+
+    from ray.exceptions import RayActorError
+    from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
+
+    from storage.errors import DatabaseUnavailableError
+
+    temporary = (
+        RayActorError,
+        BackPressureError,
+        DeploymentUnavailableError,
+        ReplicaUnavailableError,
+        DatabaseUnavailableError,
+    )
+    deadline = time.monotonic() + within_s
+    wait_s = first_wait_s
+    while True:
+        try:
+            return write()
+        except temporary as exc:
+            if time.monotonic() + wait_s > deadline:
+                raise
+            logging.getLogger("moodwire.backfill").warning(
+                "writing a batch failed (%s); sending it again in %.1f s", type(exc).__name__, wait_s
+            )
+            time.sleep(wait_s)
+            wait_s = min(wait_s * 2, 5.0)
 
 
 def batch_records(batch: dict, labels: list[str]) -> tuple[list, list, list]:

@@ -26,6 +26,11 @@ class DatabaseUnavailableError(StorageError):
     """The database server cannot be reached (down, refusing connections, timing out)."""
 
 
+class DatabaseFullError(StorageError):
+    """The database could not write: its disk is full, a file-size limit was reached, or the
+    disk failed. The transaction was rolled back; nothing of it is stored."""
+
+
 class DatabaseConfigError(ValueError):
     """The database is configured wrongly: not a URL, an unknown driver, a database that does
     not exist, credentials it refuses."""
@@ -81,7 +86,10 @@ _CONFIG_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("no password supplied",), "the database {where} asks for a password"),
     (("authentication failed",), "the database {where} refused the credentials"),
     (("unable to open database file",), "cannot open the SQLite file {where}"),
+    (("readonly database",), "the SQLite file {where} is read-only: moodwire needs to write to it"),
 )
+# A write the database could not make durable: no space, a file-size limit, an I/O error.
+_WRITE_FAILURES = ("database or disk is full", "disk i/o error", "could not extend file", "no space left on device")
 _NOT_MIGRATED = "the database schema is not migrated: run `moodwire db upgrade`"
 
 
@@ -134,6 +142,11 @@ def database_failure(exc: BaseException, *, what: str, where: str = "") -> Stora
         # a raw DB-API error (bulk writes on PostgreSQL use the driver's cursor)
         or (not isinstance(exc, DBAPIError) and type(exc).__name__ in {"OperationalError", "InterfaceError"})
     )
+    if any(phrase in text for phrase in _WRITE_FAILURES):
+        return DatabaseFullError(
+            f"the database{named} could not write (disk full, a file-size limit or a disk error); "
+            f"{what} was rolled back"
+        )
     if connection_level:
         message = _config_message(text)
         if message is not None:

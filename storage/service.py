@@ -107,6 +107,8 @@ class AggregationService:
         """``language_policy``: the supported languages and which mentions the rollups count
         (``LanguagePolicy.from_settings`` of the pipeline settings; default: English)."""
         self.engine = engine
+        # Write errors name an SQLite file (the operator's own path); never a server's address.
+        self.where = str(engine.url.database or "") if engine.url.get_backend_name() == "sqlite" else ""
         self.settings = settings or StorageSettings()
         self.language_policy = language_policy or LanguagePolicy()
         self.max_text_chars = max_text_chars
@@ -126,7 +128,8 @@ class AggregationService:
     def _write(self, writer, prepared, what: str) -> ingest.WriteReport:
         now = self.clock().astimezone(UTC).replace(tzinfo=None)
         # Bulk writes on PostgreSQL go through the raw DB-API cursor: its errors count too.
-        with database_errors(what=f"{what} of {len(prepared)} mentions"), self.engine.begin() as connection:
+        errors = database_errors(what=f"{what} of {len(prepared)} mentions", where=self.where)
+        with errors, self.engine.begin() as connection:
             report = writer(connection, prepared=prepared, now=now)
         earliest = min((p.created_at for p in prepared), default=None)
         self.cache.invalidate(report.touched_topics, earliest.replace(tzinfo=UTC) if earliest else None)

@@ -77,3 +77,36 @@ def test_a_submitted_job_refuses_a_relative_or_default_sqlite_file(monkeypatch):
         check_job_database("sqlite:///data/moodwire.db")
     check_job_database("sqlite:////srv/moodwire/moodwire.db")
     check_job_database("postgresql+psycopg2://user@db/moodwire")
+
+
+def test_a_batch_write_is_sent_again_while_the_failure_is_temporary_and_only_then():
+    from ray.exceptions import ActorDiedError
+
+    from batch_jobs.udfs import retrying
+    from storage.errors import DatabaseUnavailableError, StorageError
+
+    failures = [ActorDiedError(), DatabaseUnavailableError("cannot reach the database")]
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return {"stored": 3}
+
+    assert retrying(flaky, first_wait_s=0.01) == {"stored": 3} and len(calls) == 3
+
+    def broken():  # not temporary: raised at once, never sent again
+        calls.append(1)
+        raise StorageError("ingest failed in the database and was rolled back")
+
+    calls.clear()
+    with pytest.raises(StorageError):
+        retrying(broken, first_wait_s=0.01)
+    assert len(calls) == 1
+
+    def dead():
+        raise ActorDiedError()
+
+    with pytest.raises(ActorDiedError):  # and a temporary failure that lasts is reported
+        retrying(dead, within_s=0.05, first_wait_s=0.01)
