@@ -51,6 +51,10 @@ class InvalidRequestError(RequestError):
     """The request is well-formed JSON but asks for something invalid."""
 
 
+class InvalidURLError(RequestError):
+    """A path or query no route can take (a NUL character)."""
+
+
 class TooManyTextsError(RequestError):
     """More texts in one request than ``max_texts_per_request``."""
 
@@ -97,6 +101,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorSpec] = {
     InvalidTextError: ErrorSpec(422, "invalid_request_error"),
     InvalidRecordError: ErrorSpec(422, "invalid_request_error"),
     InvalidRequestError: ErrorSpec(422, "invalid_request_error"),
+    InvalidURLError: ErrorSpec(400, "invalid_request_error", "invalid_url"),
     InvalidLanguageError: ErrorSpec(400, "invalid_request_error", "invalid_language"),
     InvalidSpikeKindError: ErrorSpec(400, "invalid_request_error", "invalid_kind"),
     InvalidRangeError: ErrorSpec(400, "invalid_request_error", "invalid_range"),

@@ -25,6 +25,7 @@ from serve_app.errors import (
     AuthenticationError,
     BodyTooLargeError,
     InvalidRequestError,
+    InvalidURLError,
     MentionNotFoundError,
     error_response,
     install_error_handlers,
@@ -141,6 +142,7 @@ class Guard:
             if gateway is not None:
                 request = Request(scope)
                 _authenticate(request, gateway.api_key)
+                _refuse_nul(scope)
                 if scope["method"] in {"POST", "PUT", "PATCH"}:
                     receive = await _size_checked(request, receive, gateway.args.max_body_bytes)
             await self.app(scope, receive, noted_send)
@@ -153,6 +155,13 @@ class Guard:
         route = getattr(scope.get("route"), "path", None) or ("unmatched" if status == 404 else scope["path"])
         gateway.metrics.requests.inc(tags={"route": route, "status": str(status)})
         gateway.metrics.latency.observe(time.perf_counter() - started, tags={"route": route})
+
+
+def _refuse_nul(scope) -> None:
+    """A NUL (``%00``) in the path or the query: no topic, id or filter holds one, and
+    PostgreSQL refuses it in a query; say so as a 400 rather than fail in the database."""
+    if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+        raise InvalidURLError("the URL contains a NUL character (%00)")
 
 
 async def _size_checked(request: Request, receive, limit: int):

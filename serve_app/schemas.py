@@ -31,9 +31,10 @@ class ClassifyRequest(BaseModel):
 
 
 class EmbeddingsRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # OpenAI clients may send fields we ignore (user)
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not silently ignored
 
     input: str | list[str]
     model: str
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = Field(default=None, description="OpenAI's end-user id; accepted and ignored")

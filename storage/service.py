@@ -108,7 +108,8 @@ class AggregationService:
         (``LanguagePolicy.from_settings`` of the pipeline settings; default: English)."""
         self.engine = engine
         # Write errors name an SQLite file (the operator's own path); never a server's address.
-        self.where = str(engine.url.database or "") if engine.url.get_backend_name() == "sqlite" else ""
+        url = getattr(engine, "url", None)  # None: a service over no database (the unit tier's)
+        self.where = str(url.database or "") if url is not None and url.get_backend_name() == "sqlite" else ""
         self.settings = settings or StorageSettings()
         self.language_policy = language_policy or LanguagePolicy()
         self.max_text_chars = max_text_chars

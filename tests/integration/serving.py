@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +88,33 @@ def local_serve_app(args: dict, *, api_key: str, namespace: str, metrics_port: i
             serve.shutdown()
             ray.shutdown()
             os.environ.pop("MOODWIRE_API_KEY", None)
+
+
+@contextlib.contextmanager
+def private_redis(port: int | None = None) -> Iterator[tuple[int, subprocess.Popen, redis.Redis]]:
+    """A ``redis-server`` of the test's own on a free (or the given) loopback port, never the
+    machine's shared one: ``(port, process, client)``; killed afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = port or free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    admin = redis.Redis(port=port, socket_timeout=2)
+    deadline = time.time() + 10
+    while True:
+        try:
+            admin.ping()
+            break
+        except redis.ConnectionError:
+            if time.time() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    try:
+        yield port, process, admin
+    finally:
+        process.kill()
+        process.wait()

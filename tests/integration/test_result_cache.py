@@ -2,20 +2,16 @@
 ``redis-server`` that is paused (``CLIENT PAUSE``), stopped and started again."""
 
 import asyncio
-import contextlib
 import logging
-import shutil
-import subprocess
 import time
 import uuid
 
 import numpy as np
-import pytest
 import redis
 
 from inference.interfaces import ModelOutputs
 from serve_app.result_cache import MemoryResultCache, RedisResultCache, decode, encode
-from tests.integration.serving import free_port
+from tests.integration.serving import free_port, private_redis
 
 
 def outputs(seed: int) -> ModelOutputs:
@@ -62,35 +58,6 @@ def test_memory_cache_evicts_least_recent():
         return await cache.get_many(["a", "b", "c"])
 
     assert [v is not None for v in asyncio.run(scenario())] == [True, False, True]
-
-
-@contextlib.contextmanager
-def private_redis():
-    """A ``redis-server`` of this test's own on a free loopback port (never the machine's)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    admin = redis.Redis(port=port, socket_timeout=2)
-    deadline = time.time() + 10
-    while True:
-        try:
-            admin.ping()
-            break
-        except redis.ConnectionError:
-            if time.time() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    try:
-        yield port, process, admin
-    finally:
-        process.kill()
-        process.wait()
 
 
 def test_unreachable_redis_costs_at_most_its_timeout_then_is_skipped(caplog):

@@ -35,6 +35,7 @@ EXPECTED = [
     (InvalidTextError(1, "is empty"), 422, "invalid_request_error", False),
     (InvalidRecordError(0, "created_at", "is in the future"), 422, "invalid_request_error", False),
     (errors.InvalidRequestError("no texts given"), 422, "invalid_request_error", False),
+    (errors.InvalidURLError("the URL contains a NUL character (%00)"), 400, "invalid_request_error", False),
     (QueryError("limit must be between 1 and 1000"), 422, "invalid_request_error", False),
     (InvalidLanguageError("language must be a lower-case ISO 639-1 code"), 400, "invalid_request_error", False),
     (InvalidSpikeKindError("kind must be volume, ..."), 400, "invalid_request_error", False),
@@ -300,3 +301,12 @@ def test_a_chunked_body_is_read_only_up_to_the_limit():
     with pytest.raises(errors.BodyTooLargeError, match="request body over 100 bytes"):
         asyncio.run(_whole_body(receive, 100))
     assert sum(received) == 110  # the chunk that passed the limit, and not one more
+
+
+def test_a_nul_anywhere_in_the_url_is_a_400_before_any_route_runs():
+    app, _ = _guarded_app(None, 1024)
+    client = TestClient(app, raise_server_exceptions=False)
+    for url in ("/healthz?x=%00", "/health%00z"):
+        answer = client.get(url)
+        assert answer.status_code == 400 and _shape(answer)["code"] == "invalid_url"
+    assert client.get("/healthz?x=%01").status_code == 200
