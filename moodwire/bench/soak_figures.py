@@ -19,6 +19,7 @@ import numpy as np
 from moodwire.bench.soak_mix import OK, TEXT_KINDS
 
 GROWTH_LIMIT_MB = 50.0
+P99_SPREAD = 3.0  # second half: no interval p99 over 3x the median interval p99
 INTERVAL_S = 60.0  # per minute ...
 SHORT_RUN_S = 180.0  # ... unless the run is shorter than this: then a sixth of it
 
@@ -142,18 +143,30 @@ def memory_table(samples: Sequence[MemorySample], *, half_s: float) -> dict[str,
     return table
 
 
-def verdict(error_count: int, table: dict[str, dict], *, limit_mb: float = GROWTH_LIMIT_MB) -> dict:
-    """Met: no errors and every process grew at most ``limit_mb`` in the second half. Not met
-    either when no process could be measured: a soak that saw no memory proves nothing."""
+def verdict(
+    error_count: int,
+    table: dict[str, dict],
+    second_half_p99s: Sequence[float | None] = (),
+    *,
+    limit_mb: float = GROWTH_LIMIT_MB,
+    p99_spread: float = P99_SPREAD,
+) -> dict:
+    """Met: no errors, every process grew at most ``limit_mb`` in the second half, and the
+    p99 was stable there (no interval's p99 over ``p99_spread`` times the median interval's).
+    Not met either when no process could be measured: a soak that saw no memory proves nothing."""
     growths = {label: row["growth_second_half_mb"] for label, row in table.items()}
     growths = {label: g for label, g in growths.items() if g is not None}
     worst = max(growths, key=growths.__getitem__) if growths else None
     most = growths[worst] if worst is not None else None
+    p99s = sorted(p for p in second_half_p99s if p is not None)
+    median = p99s[len(p99s) // 2] if p99s else None
+    stable = median is None or p99s[-1] <= p99_spread * median
     return {
         "max_growth_second_half_mb": most,
         "max_growth_process": worst,
         "growth_limit_mb": limit_mb,
-        "met": error_count == 0 and most is not None and most <= limit_mb,
+        "p99_stable": stable,
+        "met": error_count == 0 and most is not None and most <= limit_mb and stable,
     }
 
 
@@ -174,5 +187,9 @@ def soak_summary(
         "p99_ms_by_interval": [row["p99_ms"] for row in intervals],
         "p99_ms_by_kind": by_kind,
         "memory": table,
-        **verdict(overall["error_count"], table),
+        **verdict(
+            overall["error_count"],
+            table,
+            [row["p99_ms"] for row in intervals if row["start_s"] >= duration / 2],
+        ),
     }

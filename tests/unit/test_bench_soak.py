@@ -165,6 +165,14 @@ def test_the_target_needs_no_errors_and_at_most_50_mb_growth_per_process():
     assert verdict(0, {})["met"] is False  # no memory measured: nothing proven
 
 
+def test_the_target_needs_a_stable_p99_in_the_second_half():
+    table = {"ray::Gateway": {"growth_second_half_mb": 5.0}}
+    steady = verdict(0, table, [400.0, 550.0, 700.0, 1100.0, 480.0])
+    assert steady["p99_stable"] is True and steady["met"] is True
+    creeping = verdict(0, table, [400.0, 500.0, 600.0, 900.0, 2500.0])  # last over 3x the median 600
+    assert creeping["p99_stable"] is False and creeping["met"] is False
+
+
 def synthetic_run(duration: float = 60.0) -> tuple[list[Outcome], list[MemorySample], list[dict]]:
     rng = np.random.default_rng(0)
     outcomes = [Outcome(at, float(rng.uniform(0.01, 0.05)), kind, "200") for at, kind in

@@ -3,6 +3,7 @@ own included), on the Gateway's real FastAPI app and middleware; no Ray, no data
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -310,3 +311,30 @@ def test_a_nul_anywhere_in_the_url_is_a_400_before_any_route_runs():
         answer = client.get(url)
         assert answer.status_code == 400 and _shape(answer)["code"] == "invalid_url"
     assert client.get("/healthz?x=%01").status_code == 200
+
+
+def test_readyz_names_the_part_that_is_not_ready_and_nothing_of_the_error():
+    import types
+
+    from serve_app.gateway import Gateway
+
+    route = Gateway.func_or_class
+
+    async def broken_models():
+        raise RuntimeError("model load failed at /srv/secret/path")
+
+    class Ping:
+        @staticmethod
+        def remote():
+            async def fail():
+                raise DatabaseUnavailableError("cannot reach postgresql://moodwire@db.internal:5432/prod")
+
+            return fail()
+
+    replica = SimpleNamespace(online=SimpleNamespace(ready=broken_models), aggregator=SimpleNamespace(ping=Ping()))
+    replica._unready = set()
+    replica._note_readiness = types.MethodType(route._note_readiness, replica)
+    answer = asyncio.run(route.readyz(replica))
+    assert answer.status_code == 503
+    assert json.loads(answer.body) == {"status": "not ready", "not_ready": ["models", "database"]}
+    assert replica._unready == {"models", "database"}  # logged once per change, not per probe
