@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 
-def read_runs(path: Path) -> list[dict]:
+def read_json_lines(path: Path) -> list[dict]:
+    """The JSON lines of a ``bench --json`` output (other lines, such as progress, skipped);
+    a broken line exits naming the file and line."""
     runs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.startswith("{"):
@@ -21,6 +23,11 @@ def read_runs(path: Path) -> list[dict]:
             runs.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
+    return runs
+
+
+def read_runs(path: Path) -> list[dict]:
+    runs = read_json_lines(path)
     return [r for r in runs if str(r.get("run", "")).startswith("online-") or r.get("run") == "raw"]
 
 

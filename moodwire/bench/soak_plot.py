@@ -9,7 +9,6 @@ dozen processes the largest are drawn, and any other that grew past the limit.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,15 +17,9 @@ MISSING_MATPLOTLIB = "the soak plot needs matplotlib: pip install 'moodwire[benc
 
 
 def read_soak(path: Path) -> list[dict]:
-    runs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.startswith("{"):
-            continue
-        try:
-            runs.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
-    return [r for r in runs if r.get("run") in ("soak-interval", "soak")]
+    from moodwire.bench.plot import read_json_lines
+
+    return [r for r in read_json_lines(path) if r.get("run") in ("soak-interval", "soak")]
 
 
 def plot_soak(runs: list[dict], out: Path) -> None:
