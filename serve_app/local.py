@@ -52,6 +52,21 @@ def read_serve_config(path: Path) -> tuple[dict, dict[str, dict]]:
 __all__ = ["read_serve_config", "run_local"]
 
 
+def validated_args(args: dict, config: Path | None):
+    """The app's ``args`` as ``ServeAppArgs``, or a ``ConfigError`` naming the file and key
+    (``configs/serve.yaml: applications[0].args: 'shutdown_grace_s': ...``), before Ray starts."""
+    from pydantic import ValidationError
+
+    from inference.config_files import describe_validation_error
+    from serve_app.config import ServeAppArgs
+
+    try:
+        return ServeAppArgs.model_validate(args)
+    except ValidationError as exc:
+        where = f"{config or 'the default serve config'}: applications[0].args"
+        raise ConfigError(describe_validation_error(where, exc)) from None
+
+
 def check_sentiment_method(pipeline_config: Path | None) -> None:
     """``sentiment.method: head`` needs an emotion checkpoint with a sentiment head: say so
     now (a ``ConfigError``, exit 2), read from the checkpoint's config alone, rather than in
@@ -138,15 +153,14 @@ def run_local(
     from ray import serve
 
     from serve_app.app import compose_app
-    from serve_app.config import ServeAppArgs
     from serve_app.ingress import ingress_environment
     from storage.factory import ready_engine
 
     args, options = read_serve_config(config) if config is not None else ({}, {})
-    application = compose_app(args, options)  # validates args before Ray starts
+    serve_args = validated_args(args, config)
+    application = compose_app(serve_args, options)
     # The database too: a bad URL, an unreachable server or an unmigrated schema is one line
     # and an exit code now, not a deployment failing inside Ray minutes later.
-    serve_args = ServeAppArgs.model_validate(args)
     ready_engine(serve_args.database_url).dispose()
     check_sentiment_method(serve_args.pipeline_config)
     check_alerts(serve_args.alerts_config)

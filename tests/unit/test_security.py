@@ -121,3 +121,27 @@ def test_an_open_non_loopback_bind_is_warned_about_and_a_keyed_or_loopback_one_i
     monkeypatch.setenv("MOODWIRE_API_KEY", KEY)
     warn_if_open("0.0.0.0")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("shutdown_grace_s: -1", "'shutdown_grace_s': Input should be greater than or equal to 0 (got -1)"),
+        ("cors_origins: https://dash.example", "'cors_origins': Input should be a valid list"),
+    ],
+)
+def test_a_bad_new_serve_setting_names_the_file_and_key_before_ray_starts(tmp_path, capsys, line, message):
+    import yaml
+
+    from inference.settings import project_configs_dir
+    from moodwire.cli import main
+
+    config = yaml.safe_load((project_configs_dir() / "serve.yaml").read_text(encoding="utf-8"))
+    key, value = line.split(": ", 1)
+    config["applications"][0]["args"][key] = yaml.safe_load(value)
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["serve", "--config", str(path), "--port", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"moodwire serve: {path}: applications[0].args: ") and message in err
+    assert "\n" not in err
