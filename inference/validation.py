@@ -21,8 +21,16 @@ class InvalidTextError(ValueError):
     def __init__(self, index: int, reason: str, *, field: str = "texts[{}]") -> None:
         self.index = index
         self.reason = reason
+        self.field = field
         self.param = field.format(index)
         super().__init__(f"{self.param} {reason}")
+
+    def __reduce__(self):  # Ray pickles it between processes: rebuild from the same parts
+        return _invalid_text, (self.index, self.reason, self.field)
+
+
+def _invalid_text(index: int, reason: str, field: str) -> InvalidTextError:
+    return InvalidTextError(index, reason, field=field)
 
 
 def text_problem(text: object, max_chars: int) -> str | None:

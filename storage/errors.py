@@ -44,6 +44,26 @@ class QueryError(ValueError):
     """A query parameter is invalid (unknown window, bad cursor, since after until...)."""
 
 
+class InvalidTimeError(QueryError):
+    """A ``since`` or ``until`` outside the years moodwire answers for (dates past them
+    overflow once a window is added); ``param`` names it."""
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self):  # Ray pickles it from the Aggregator to the Gateway: keep ``param``
+        return _with_param, (type(self), str(self), self.param)
+
+
+def _with_param(cls: type[QueryError], message: str, param: str | None) -> QueryError:
+    """Rebuild a query error with its ``param`` (their ``__init__``s differ)."""
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.param = param
+    return exc
+
+
 class InvalidLanguageError(QueryError):
     """A language filter that is not an ISO 639-1 code or ``und``."""
 
@@ -56,6 +76,9 @@ class SpikeQueryError(QueryError):
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+    def __reduce__(self):  # Ray pickles it from the Aggregator to the Gateway: keep ``param``
+        return _with_param, (type(self), str(self), self.param)
 
 
 class InvalidSpikeKindError(SpikeQueryError):

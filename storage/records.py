@@ -28,6 +28,9 @@ class InvalidRecordError(ValueError):
         self.reason = f"{field} {problem}"
         super().__init__(f"records[{index}]: {self.reason}")
 
+    def __reduce__(self):  # Ray pickles it between processes: rebuild from the same parts
+        return type(self), (self.index, self.field, self.problem)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordRules:

@@ -20,7 +20,14 @@ from sqlalchemy import Engine, bindparam, delete, select, update
 from inference.cache import content_hash
 from inference.language import LanguagePolicy, language_problem
 from storage import ingest, queries, rebuild, repository
-from storage.errors import InvalidLanguageError, InvalidRangeError, QueryError, UnknownTopicError, database_errors
+from storage.errors import (
+    InvalidLanguageError,
+    InvalidRangeError,
+    InvalidTimeError,
+    QueryError,
+    UnknownTopicError,
+    database_errors,
+)
 from storage.models import Mention, MentionEmbedding
 from storage.records import MentionRecord, PreparedMention, RecordRules, idempotency_key, parse_timestamp, prepare
 from storage.settings import StorageSettings
@@ -87,10 +94,24 @@ def parse_tz(name: str) -> ZoneInfo:
         raise QueryError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 
-def _aware(moment: datetime | None, default: datetime) -> datetime:
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _aware(moment: datetime | None, default: datetime, name: str) -> datetime:
+    """``moment`` with UTC for a naive one, or ``default``; ``InvalidTimeError`` naming
+    ``name`` outside [EARLIEST, LATEST): a default range of days before year 1, or a zone
+    offset past year 9999, would overflow."""
     if moment is None:
         return default
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        in_range = EARLIEST <= moment < LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise InvalidTimeError(f"{name} must be between 1970-01-01 and 2200-01-01", param=name)
+    return moment
 
 
 class AggregationService:
@@ -296,8 +317,8 @@ class AggregationService:
         tz: str = "UTC",
     ) -> dict:
         zone = parse_tz(tz)
-        until = _aware(until, self.clock())
-        since = _aware(since, until - timedelta(days=7 if window == "hour" else 30))
+        until = _aware(until, self.clock(), "until")
+        since = _aware(since, until - timedelta(days=7 if window == "hour" else 30), "since")
         self._check_topic(topic)
 
         def compute() -> dict:
@@ -319,7 +340,7 @@ class AggregationService:
         """Mean and standard deviation of volume and mean sentiment per window over ``days``."""
         check_days(days)
         zone = parse_tz(tz)
-        until = _aware(until, self.clock())
+        until = _aware(until, self.clock(), "until")
         self._check_topic(topic)
         end = queries.bucket_start(until.astimezone(UTC).replace(tzinfo=None), window, zone)
         start = end - timedelta(days=days)
@@ -498,8 +519,8 @@ class AggregationService:
         settings = self.settings.spikes
         now = self.clock()
         complete = scorable_end(now, grace_minutes=settings.grace_minutes)
-        until = _aware(until, complete)
-        since = _aware(since, until - timedelta(days=7))
+        until = _aware(until, complete, "until")
+        since = _aware(since, until - timedelta(days=7), "since")
         if since >= until:
             raise InvalidRangeError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
         if (until - since) > timedelta(hours=self.settings.max_buckets):

@@ -330,3 +330,12 @@ def test_twenty_slow_bodies_do_not_hold_up_other_clients(app):
         time.sleep(0.1)
     assert latencies and max(latencies) < 2.0, max(latencies)
     assert len(finished) == 20 and all(b" 200 " in line for line in finished), finished
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00", "9999-12-31T23:59:59-14:00", "1969-12-31T23:59:59Z"])
+@pytest.mark.parametrize("path", ["/v1/topics/housing/aggregate", "/v1/topics/housing/timeline", "/v1/spikes"])
+def test_times_at_the_ends_of_the_calendar_are_422_naming_the_parameter(app, path, moment):
+    for name in ("since", "until"):
+        answer = app.http.get(path, params={name: moment})
+        assert answer.status_code == 422, (path, name, answer.text)
+        assert documented_error(answer)["param"] == name

@@ -24,8 +24,10 @@ from storage.errors import (
     InvalidLanguageError,
     InvalidRangeError,
     InvalidSpikeKindError,
+    InvalidTimeError,
     QueryError,
     SchemaNotReadyError,
+    SpikeQueryError,
     StorageError,
     UnknownTopicError,
 )
@@ -38,9 +40,16 @@ EXPECTED = [
     (errors.InvalidRequestError("no texts given"), 422, "invalid_request_error", False),
     (errors.InvalidURLError("the URL contains a NUL character (%00)"), 400, "invalid_request_error", False),
     (QueryError("limit must be between 1 and 1000"), 422, "invalid_request_error", False),
+    (InvalidTimeError("until must be between 1970 and 2200", param="until"), 422, "invalid_request_error", False),
     (InvalidLanguageError("language must be a lower-case ISO 639-1 code"), 400, "invalid_request_error", False),
     (InvalidSpikeKindError("kind must be volume, ..."), 400, "invalid_request_error", False),
     (InvalidRangeError("since must be before until"), 400, "invalid_request_error", False),
+    (
+        SpikeQueryError("min_severity must be between 1 and 10", param="min_severity"),
+        400,
+        "invalid_request_error",
+        False,
+    ),
     (errors.TooManyTextsError("at most 2 texts per request, got 3"), 413, "invalid_request_error", False),
     (errors.BodyTooLargeError("request body over 1024 bytes"), 413, "invalid_request_error", False),
     (errors.AuthenticationError("missing or wrong API key"), 401, "authentication_error", False),
@@ -338,3 +347,13 @@ def test_readyz_names_the_part_that_is_not_ready_and_nothing_of_the_error():
     assert answer.status_code == 503
     assert json.loads(answer.body) == {"status": "not ready", "not_ready": ["models", "database"]}
     assert replica._unready == {"models", "database"}  # logged once per change, not per probe
+
+
+@pytest.mark.parametrize(("exc", "status", "kind", "retry"), EXPECTED, ids=lambda v: type(v).__name__)
+def test_every_domain_error_survives_pickling_as_ray_sends_it_between_replicas(exc, status, kind, retry):
+    import pickle
+
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc) and str(back) == str(exc)
+    assert getattr(back, "param", None) == getattr(exc, "param", None)
+    assert errors.error_response(back).status_code == status
