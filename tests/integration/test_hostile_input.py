@@ -118,6 +118,23 @@ embeddings_bodies = st.one_of(
 )
 
 
+# Mostly JSON; sometimes none, a wrong one, or JSON with odd parameters.
+CONTENT_TYPES = st.one_of(
+    st.just("application/json"),
+    st.sampled_from(
+        [
+            "",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/json; charset=latin-1",
+            "application/json; charset=utf-16",
+            "application/vnd.api+json",
+        ]
+    ),
+)
+
+
 def operations(spec: dict) -> list[tuple[str, str, dict]]:
     return [(method.upper(), path, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
 
@@ -151,17 +168,16 @@ def test_generated_requests_over_every_route_never_answer_5xx_and_errors_keep_th
         derandomize=not DEEP_EXAMPLES,  # CI repeats the same 250; a deep run draws new ones
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(request=requests_for(app.spec))
-    def property_(request):
+    @given(request=requests_for(app.spec), content_type=CONTENT_TYPES)
+    def property_(request, content_type):
         method, url, query, body = request
         seen_routes.add(url.split("?")[0] if "{" not in url else url)
         if body is None:
             answer = app.http.request(method, url, params=query, timeout=30)
         else:  # json.dumps keeps lone surrogates as \ud800 escapes, as a hostile client sends them
             content = json.dumps(body).encode()
-            answer = app.http.request(
-                method, url, params=query, content=content, timeout=30, headers={"Content-Type": "application/json"}
-            )
+            headers = {"Content-Type": content_type} if content_type else {}
+            answer = app.http.request(method, url, params=query, content=content, timeout=30, headers=headers)
         check(answer)
 
     property_()
