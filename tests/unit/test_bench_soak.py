@@ -198,7 +198,6 @@ def test_the_summary_is_the_headline_with_p99_per_interval_and_memory():
 
 
 def test_the_plot_draws_latency_and_memory(tmp_path):
-    pytest.importorskip("matplotlib")
     from moodwire.bench.soak_plot import main as plot_main
 
     outcomes, samples, intervals = synthetic_run()
