@@ -10,8 +10,10 @@ never open database pools; only ``WriteUDF`` does.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -241,9 +243,10 @@ class WriteUDF:
 
 
 WRITE_RETRY_S = 120.0
+T = TypeVar("T")
 
 
-def retrying(write, *, within_s: float = WRITE_RETRY_S, first_wait_s: float = 0.5):
+def retrying(write: Callable[[], T], *, within_s: float = WRITE_RETRY_S, first_wait_s: float = 0.5) -> T:
     """``write()``, sent again while what failed is temporary: the app's Aggregator killed or
     restarting, or the database unreachable. A batch's write is one transaction keyed by
     idempotency keys, so sending it again never stores a row twice; after ``within_s`` the

@@ -8,8 +8,12 @@ options (replicas, CPUs/GPUs, queue bounds, ``user_config``) exactly as ``serve 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.config_files import ConfigError, read_yaml_mapping
+
+if TYPE_CHECKING:
+    from serve_app.config import ServeAppArgs
 
 DEPLOYMENT_OPTIONS = {
     "num_replicas",
@@ -52,7 +56,7 @@ def read_serve_config(path: Path) -> tuple[dict, dict[str, dict]]:
 __all__ = ["read_serve_config", "run_local"]
 
 
-def validated_args(args: dict, config: Path | None):
+def validated_args(args: dict, config: Path | None) -> ServeAppArgs:
     """The app's ``args`` as ``ServeAppArgs``, or a ``ConfigError`` naming the file and key
     (``configs/serve.yaml: applications[0].args: 'shutdown_grace_s': ...``), before Ray starts."""
     from pydantic import ValidationError
@@ -123,7 +127,6 @@ def finish_requests_in_flight(ingress: str, grace_s: float) -> None:
     import os
     import sys
     import time
-    from pathlib import Path
 
     from serve_app.ingress import drain_haproxy
 
