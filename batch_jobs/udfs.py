@@ -234,7 +234,11 @@ class WriteUDF:
         records, failed, failed_stored = batch_records(batch, self.labels)
         if self.aggregator is not None:
             aggregator = self.aggregator
-            counts = retrying(lambda: aggregator.store_job_batch.remote(records, failed, failed_stored).result())
+            counts = retrying(
+                lambda: aggregator.store_job_batch.remote(records, failed, failed_stored).result(
+                    timeout_s=WRITE_TIMEOUT_S
+                )
+            )
         else:
             service = self.service
             counts = retrying(lambda: service.store_job_batch(records, failed, failed_stored))
@@ -242,13 +246,16 @@ class WriteUDF:
         return {key: np.array([value]) for key, value in counts.items()}
 
 
-WRITE_RETRY_S = 120.0
+WRITE_RETRY_S = 180.0
+# A write through the app's Aggregator that has not answered by then is given up and sent
+# again (idempotent): a call in flight on a killed replica can otherwise wait for good.
+WRITE_TIMEOUT_S = 60.0
 T = TypeVar("T")
 
 
 def retrying(write: Callable[[], T], *, within_s: float = WRITE_RETRY_S, first_wait_s: float = 0.5) -> T:
-    """``write()``, sent again while what failed is temporary: the app's Aggregator killed or
-    restarting, or the database unreachable. A batch's write is one transaction keyed by
+    """``write()``, sent again while what failed is temporary: the app's Aggregator killed,
+    restarting or not answering in time, or the database unreachable. A batch's write is one transaction keyed by
     idempotency keys, so sending it again never stores a row twice; after ``within_s`` the
     error stands and the job reports it."""
     import logging
@@ -260,6 +267,7 @@ def retrying(write: Callable[[], T], *, within_s: float = WRITE_RETRY_S, first_w
     from storage.errors import DatabaseUnavailableError
 
     temporary = (
+        TimeoutError,  # Ray's GetTimeoutError is one
         RayActorError,
         BackPressureError,
         DeploymentUnavailableError,

@@ -18,9 +18,13 @@ logger = logging.getLogger("ray.serve")
 
 class AggregatorAlertStore:
     """``storage.alerts.watcher.AlertStore`` over the Aggregator's handle (blocking calls,
-    made from the watcher's own thread, never from the replica's event loop)."""
+    made from the watcher's own thread, never from the replica's event loop).
 
-    def __init__(self, aggregator: DeploymentHandle, timeout_s: float = 300) -> None:
+    Each call is bounded: a call in flight when the Aggregator replica was killed was seen
+    to wait on it for good (no error, no log), which stopped the watcher; with a bound the
+    round fails, is logged, and the next one goes to the replacement."""
+
+    def __init__(self, aggregator: DeploymentHandle, timeout_s: float = 60) -> None:
         self.aggregator, self.timeout_s = aggregator, timeout_s
 
     def _call(self, name: str, **kwargs):
