@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from serve_app.ingress import free_port
 from storage.models import Mention
 from tests.integration.test_storage_ingest import rollups_match_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 MOODWIRE = str(Path(sys.executable).with_name("moodwire"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def job_client(address: str, token: str, timeout_s: float = 120):

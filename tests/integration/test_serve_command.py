@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,11 +16,7 @@ import uuid
 import httpx
 import psutil
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from serve_app.ingress import free_port
 
 
 def test_sigterm_under_load_finishes_requests_in_flight_stores_them_and_leaves_no_ray_processes(tmp_path):
