@@ -21,7 +21,9 @@ def build_app(args: ServeAppArgs) -> Application:
 
 
 def compose_app(
-    args: dict | ServeAppArgs | None = None, deployment_options: dict[str, dict] | None = None
+    args: dict | ServeAppArgs | None = None,
+    deployment_options: dict[str, dict] | None = None,
+    source: str = "the serve config",
 ) -> Application:
     """Compose Gateway -> (EmotionModel, EmbeddingModel, Aggregator, AlertWatcher), or with
     ``model_layout: colocated``, Gateway (models inside) -> (Aggregator, AlertWatcher). The
@@ -31,8 +33,12 @@ def compose_app(
     Paths and the database URL are resolved here, in the process that builds the app, so
     replicas started elsewhere (other working directories, other nodes) see the same files.
     ``serve run``/``serve deploy`` apply the config file's per-deployment options
-    themselves; ``moodwire serve`` passes them as ``deployment_options``.
+    themselves; ``moodwire serve`` passes them as ``deployment_options``, and a value Serve
+    refuses is a ``ConfigError`` naming ``source`` (the file), the deployment and the key.
     """
+    from pydantic import ValidationError
+
+    from inference.config_files import ConfigError, describe_validation_error
     from inference.settings import load_pipeline_settings
     from serve_app.deployments.aggregator import Aggregator
     from serve_app.deployments.alerts import AlertWatcher
@@ -55,7 +61,14 @@ def compose_app(
         raise ValueError(f"no such deployment(s): {sorted(unknown)}")
 
     def configured(deployment):
-        return deployment.options(**options[deployment.name]) if deployment.name in options else deployment
+        if deployment.name not in options:
+            return deployment
+        try:
+            return deployment.options(**options[deployment.name])
+        except ValueError as exc:  # pydantic's ValidationError is one
+            where = f"{source}: deployment '{deployment.name}'"
+            problem = describe_validation_error(where, exc) if isinstance(exc, ValidationError) else f"{where}: {exc}"
+            raise ConfigError(problem) from None
 
     aggregator = configured(Aggregator).bind(
         parsed.database_url, _absolute(parsed.storage_config), _absolute(parsed.pipeline_config)

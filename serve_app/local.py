@@ -25,6 +25,7 @@ DEPLOYMENT_OPTIONS = {
     "graceful_shutdown_timeout_s",
     "health_check_period_s",
     "health_check_timeout_s",
+    "logging_config",
 }
 
 
@@ -161,7 +162,7 @@ def run_local(
 
     args, options = read_serve_config(config) if config is not None else ({}, {})
     serve_args = validated_args(args, config)
-    application = compose_app(serve_args, options)
+    application = compose_app(serve_args, options, source=str(config or "the default serve config"))
     # The database too: a bad URL, an unreachable server or an unmigrated schema is one line
     # and an exit code now, not a deployment failing inside Ray minutes later.
     ready_engine(serve_args.database_url).dispose()

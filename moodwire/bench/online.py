@@ -19,6 +19,7 @@ import httpx
 import yaml
 
 from inference.settings import project_configs_dir
+from moodwire.bench import cpu_share
 from serve_app.ingress import free_port
 
 DEFAULT_LEVELS = [1, 2, 4, 8, 16, 32]
@@ -29,13 +30,6 @@ SMALL_BATCH = 8
 class ServedApp(NamedTuple):
     url: str
     pid: int  # the ``moodwire serve`` process: Ray's processes are its descendants
-
-
-@contextlib.contextmanager
-def served_app(database_url: str, pipeline_config: Path | None = None, ingress: str = "haproxy") -> Iterator[str]:
-    """The URL of ``serving(...)``."""
-    with serving(database_url, pipeline_config, ingress) as app:
-        yield app.url
 
 
 @contextlib.contextmanager
@@ -105,30 +99,39 @@ def load(url: str, texts: list[str], *, concurrency: int, mode: str, duration: f
 
 def bench_online(args: argparse.Namespace, texts: list[str]) -> list[dict]:
     """Every concurrency with single texts, small batches and persist; headline (single
-    texts, 16 clients, no persist) last, with the p99 at half of the maximum throughput."""
+    texts, 16 clients, no persist) last, with the p99 at half of the maximum throughput.
+    The headline and embeddings runs also report ``cpu_share`` (``moodwire.bench.cpu_share``)."""
     from moodwire.bench.storage import fresh_database
 
     levels = args.concurrency or DEFAULT_LEVELS
     headline_level = HEADLINE_CONCURRENCY if HEADLINE_CONCURRENCY in levels else levels[-1]
     runs: list[dict] = []
     with contextlib.ExitStack() as stack:
+        app_pid = None  # an app at --url: its processes are not ours to measure
         if args.url:
             url = args.url
         else:
             engine = stack.enter_context(fresh_database(args.database_url))
             database = engine.url.render_as_string(hide_password=False)
-            url = stack.enter_context(
-                served_app(database, getattr(args, "pipeline_config", None), getattr(args, "ingress", "haproxy"))
+            app = stack.enter_context(
+                serving(database, getattr(args, "pipeline_config", None), getattr(args, "ingress", "haproxy"))
             )
+            url, app_pid = app.url, app.pid
+
+        def run(mode: str, level: int) -> None:
+            def work() -> dict:
+                return load(url, texts, concurrency=level, mode=mode, duration=args.duration)
+
+            headline_run = level == headline_level and mode in ("single", "embeddings")
+            figures = cpu_share.measured(app_pid, work) if headline_run and app_pid else work()
+            print(f"bench online: {json.dumps(figures)}", file=sys.stderr)
+            runs.append(figures)
+
         for mode in ("single", "batch", "persist"):
             for level in levels:
-                figures = load(url, texts, concurrency=level, mode=mode, duration=args.duration)
-                print(f"bench online: {json.dumps(figures)}", file=sys.stderr)
-                runs.append(figures)
+                run(mode, level)
         # /v1/embeddings: single texts at the headline concurrency, against the embedder's own raw.
-        figures = load(url, texts, concurrency=headline_level, mode="embeddings", duration=args.duration)
-        print(f"bench online: {json.dumps(figures)}", file=sys.stderr)
-        runs.append(figures)
+        run("embeddings", headline_level)
     singles = [r for r in runs if r["run"] == "online-single"]
     best = max(r["texts_per_s"] for r in singles)
     half = min((r for r in singles if r["texts_per_s"] >= best / 2), key=lambda r: r["concurrency"])

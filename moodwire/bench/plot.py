@@ -1,5 +1,6 @@
 """``python -m moodwire.bench.plot ONLINE.jsonl [MORE.jsonl ...] OUT.png``: throughput and p99
-latency against concurrency, with each file's raw limit as a dashed line.
+latency against concurrency, with each file's raw limit as a dashed line, and where the CPU
+went in the first file's headline runs (``cpu_share``).
 
 The first file gives every mode (single texts, small batches, persist); further files (for
 example the int8 speed option) add their single-text series, labelled by file name.
@@ -31,13 +32,46 @@ def read_runs(path: Path) -> list[dict]:
     return [r for r in runs if str(r.get("run", "")).startswith("online-") or r.get("run") == "raw"]
 
 
+CPU_GROUPS = (
+    ("gateways", "Gateway replicas (models + HTTP)"),
+    ("ray", "Ray's other processes"),
+    ("other", "load generator, kernel, rest"),
+    ("idle", "idle"),
+)
+
+
+def _cpu_share_bars(axis, runs: list[dict]) -> None:
+    """One stacked bar per run that measured ``cpu_share``: where every core's time went."""
+    measured = [r for r in runs if "cpu_share" in r]
+    names = [f"{r['run'].removeprefix('online-')}, {r['concurrency']} clients" for r in measured]
+    left = [0.0] * len(measured)
+    for key, label in CPU_GROUPS:
+        widths = [r["cpu_share"][key] for r in measured]
+        axis.barh(names, widths, left=left, label=label)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("share of all cores' time")
+    axis.set_title("where the CPU went")
+    axis.legend(fontsize="small", ncol=2, loc="lower center", bbox_to_anchor=(0.5, -0.9))
+
+
 def plot(files: list[tuple[str, list[dict]]], out: Path) -> None:
+    """Throughput and p99 per concurrency; with the first file's ``cpu_share`` runs, a third
+    panel of stacked bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
+    with_cpu = any("cpu_share" in r for r in files[0][1])
+    if with_cpu:
+        fig = plt.figure(figsize=(7, 10))
+        grid = fig.add_gridspec(3, 1, height_ratios=[3, 3, 1.6])
+        top = fig.add_subplot(grid[0])
+        bottom = fig.add_subplot(grid[1], sharex=top)
+        _cpu_share_bars(fig.add_subplot(grid[2]), files[0][1])
+    else:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
     for position, (name, runs) in enumerate(files):
         modes = ("single", "batch", "persist") if position == 0 else ("single",)
         suffix = "" if position == 0 else f", {name}"

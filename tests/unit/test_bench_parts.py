@@ -64,3 +64,57 @@ def test_plot_reads_online_runs_and_names_a_bad_line(tmp_path):
     path.write_text('{"run": "online-single"\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"online\.jsonl:1"):
         read_runs(path)
+
+
+def test_cpu_share_splits_the_cores_time_between_gateways_ray_the_rest_and_idle():
+    from moodwire.bench.cpu_share import Snapshot, group_of, shares
+
+    assert group_of("ray::ServeReplica:moodwire:Gateway") == "gateways"
+    assert group_of("ray::ServeController.listen_for_change") == "ray"
+    groups = {10: "gateways", 11: "gateways", 12: "ray", 13: "ray"}
+    before = Snapshot(busy_s=100.0, idle_s=50.0, processes={10: 1.0, 11: 2.0, 12: 0.5, 13: 0.5}, groups=groups)
+    # 20 s of two cores: 40 core-seconds, 2 of them idle; process 13 ended in between.
+    after = Snapshot(busy_s=138.0, idle_s=52.0, processes={10: 17.0, 11: 18.0, 12: 3.5}, groups=groups)
+    share = shares(before, after)
+    assert share == {"gateways": 0.8, "ray": 0.075, "other": 0.075, "idle": 0.05}
+    assert sum(share.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no CPU time"):
+        shares(before, before)
+
+
+def test_cpu_share_snapshots_a_real_process_tree():
+    import os
+    import subprocess
+    import sys
+
+    from moodwire.bench.cpu_share import snapshot
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        taken = snapshot(os.getpid())
+        assert taken.groups[os.getpid()] == "ray" and taken.groups[child.pid] == "ray"
+        assert taken.processes[os.getpid()] > 0 and taken.busy_s > 0 and taken.idle_s >= 0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_online_figure_gets_a_cpu_panel_only_when_the_runs_measured_it(tmp_path):
+    import struct
+
+    from moodwire.bench.plot import plot
+
+    share = {"gateways": 0.8, "ray": 0.07, "other": 0.1, "idle": 0.03}
+    runs = [
+        {"run": "raw", "texts_per_s": 50},
+        {"run": "online-single", "concurrency": 1, "texts_per_s": 20, "p99_ms": 280},
+        {"run": "online-single", "concurrency": 16, "texts_per_s": 38, "p99_ms": 1000, "cpu_share": share},
+    ]
+
+    def png_height(path):
+        return struct.unpack(">I", path.read_bytes()[20:24])[0]
+
+    plain = [{k: v for k, v in r.items() if k != "cpu_share"} for r in runs]
+    plot([("plain", plain)], tmp_path / "plain.png")
+    plot([("cpu", runs)], tmp_path / "cpu.png")
+    assert png_height(tmp_path / "cpu.png") > png_height(tmp_path / "plain.png")
