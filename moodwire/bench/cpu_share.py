@@ -42,16 +42,18 @@ def _process_times(pids: Iterable[int]) -> CpuTimes:
     return times
 
 
-def snapshot(root_pid: int) -> Snapshot:
+def snapshot(root_pid: int, groups: dict[int, str] | None = None) -> Snapshot:
     """CPU seconds so far of the machine and of ``root_pid`` with its descendants (the
-    ``moodwire serve`` process: Ray's processes and HAProxy are its descendants)."""
-    root = psutil.Process(root_pid)
-    groups: dict[int, str] = {root_pid: "ray"}
-    for child in root.children(recursive=True):
-        try:
-            groups[child.pid] = group_of(" ".join(child.cmdline()))
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
+    ``moodwire serve`` process: Ray's processes and HAProxy are its descendants). With
+    ``groups`` (an earlier snapshot's), those processes are timed again without listing
+    and classifying the tree a second time."""
+    if groups is None:
+        groups = {root_pid: "ray"}
+        for child in psutil.Process(root_pid).children(recursive=True):
+            try:
+                groups[child.pid] = group_of(" ".join(child.cmdline()))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
     system = psutil.cpu_times()._asdict()
     # Linux counts guest time inside user and nice already.
     total = sum(seconds for name, seconds in system.items() if name not in ("guest", "guest_nice"))
@@ -61,7 +63,7 @@ def snapshot(root_pid: int) -> Snapshot:
 
 def shares(before: Snapshot, after: Snapshot) -> dict[str, float]:
     """Fractions of all cores' time between two snapshots: ``gateways``, ``ray``, ``other``,
-    ``idle`` (they sum to 1). Processes that ended in between are left to ``other``."""
+    ``idle`` (they sum to 1). Processes that started or ended in between are left to ``other``."""
     total = (after.busy_s - before.busy_s) + (after.idle_s - before.idle_s)
     if total <= 0:
         raise ValueError("the two snapshots span no CPU time")
@@ -79,4 +81,4 @@ def measured(root_pid: int, work: Callable[[], dict]) -> dict:
     """``work()``'s figures plus ``cpu_share`` over the time it ran."""
     before = snapshot(root_pid)
     figures = work()
-    return {**figures, "cpu_share": shares(before, snapshot(root_pid))}
+    return {**figures, "cpu_share": shares(before, snapshot(root_pid, before.groups))}
