@@ -112,6 +112,21 @@ def check_database(url: str) -> None:
         engine.dispose()
 
 
+def check_app(url: str) -> None:
+    """Fail in a second, not after minutes of measuring raw, when ``--url`` has no ready app
+    (``ServiceUnreachableError``, exit 1)."""
+    import httpx
+
+    from moodwire.exit_codes import ServiceUnreachableError
+
+    try:
+        status = httpx.get(f"{url.rstrip('/')}/readyz", timeout=10).status_code
+    except httpx.HTTPError as exc:
+        raise ServiceUnreachableError(f"cannot reach the app at {url} ({exc})") from None
+    if status != 200:
+        raise ServiceUnreachableError(f"the app at {url} is not ready (GET /readyz answered {status})")
+
+
 def soak_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the soak's arguments, before minutes of starting the app."""
     import importlib.util
@@ -140,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.database_url is not None and args.bench_command in DATABASE_KINDS:
         check_database(args.database_url)
+    if getattr(args, "url", None):
+        check_app(args.url)
     runs = run_kind(args)
     for figures in runs:
         if args.json:

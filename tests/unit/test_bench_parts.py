@@ -118,3 +118,13 @@ def test_the_online_figure_gets_a_cpu_panel_only_when_the_runs_measured_it(tmp_p
     plot([("plain", plain)], tmp_path / "plain.png")
     plot([("cpu", runs)], tmp_path / "cpu.png")
     assert png_height(tmp_path / "cpu.png") > png_height(tmp_path / "plain.png")
+
+
+def test_bench_online_at_a_url_with_no_app_says_so_in_one_line_before_measuring(capsys):
+    from moodwire.cli import main
+    from serve_app.ingress import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["bench", "online", "--url", url, "--concurrency", "1", "--duration", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"moodwire bench: cannot reach the app at {url} (") and "\n" not in err
