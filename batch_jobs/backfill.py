@@ -15,12 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from batch_jobs.cli import check_job_database
 from batch_jobs.config import BackfillSettings, load_backfill_settings
 from batch_jobs.sources import resolve_sources
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backfill", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job's arguments, shared by ``python -m batch_jobs.backfill`` and ``moodwire backfill``."""
     parser.add_argument(
         "sources",
         nargs="+",
@@ -34,28 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="default: configs/backfill.yaml")
     parser.add_argument("--database-url", help="default: $MOODWIRE_DATABASE_URL or the embedded SQLite file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backfill", description=(__doc__ or "").splitlines()[0])
+    add_arguments(parser)
     return parser
-
-
-JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for the driver of a submitted job
-
-
-def check_job_database(explicit_url: str | None) -> None:
-    """Under ``ray job submit`` the driver runs in a temporary copy of the working directory
-    and the submitter's environment does not travel: a relative SQLite file (or the default
-    one under ./data) would be written there and lost."""
-    from storage.engine import normalise_database_url
-
-    if JOB_ENV not in os.environ:
-        return
-    url = explicit_url or os.environ.get("MOODWIRE_DATABASE_URL")
-    if url is None:
-        raise ValueError(
-            "running under `ray job submit`: give --database-url (PostgreSQL, or sqlite:////absolute/path.db)"
-        )
-    parsed = normalise_database_url(url)  # DatabaseConfigError for what is not a usable URL
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_absolute():
-        raise ValueError(f"running under `ray job submit`: the SQLite path {parsed.database!r} must be absolute")
 
 
 def serve_writer(settings: BackfillSettings, url: str) -> str | None:
@@ -100,7 +85,7 @@ def connect_ray() -> None:
 
     import ray
 
-    from moodwire.exit_codes import ServiceUnreachableError
+    from entrypoints.exit_codes import ServiceUnreachableError
 
     if ray.is_initialized():
         return
@@ -127,6 +112,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from batch_jobs.db_source import id_ranges, read_id_range, selection_for
     from batch_jobs.udfs import AnalysisUDF, EmotionUDF, ModelsUDF, WriteUDF, validate_batch
+    from inference.fake_models import fake_models_warning
     from inference.loading import classifier_labels_and_version
     from inference.settings import load_pipeline_settings
     from inference.versions import pipeline_model_version
@@ -137,6 +123,9 @@ def run(args: argparse.Namespace) -> dict:
     settings = load_backfill_settings(args.config)
     check_job_database(args.database_url)
     pipeline_settings = load_pipeline_settings(settings.pipeline_config)
+    warning = fake_models_warning(pipeline_settings)
+    if warning:
+        print(warning, file=sys.stderr)
     selection = selection_for(
         args.sources,
         model_changed=args.model_changed,

@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inference.config_files import load_config
-from inference.settings import project_configs_dir
+from inference.config_files import load_settings
 
 
 class _Strict(BaseModel):
@@ -69,8 +68,4 @@ class BackfillSettings(_Strict):
 
 
 def load_backfill_settings(path: Path | None = None) -> BackfillSettings:
-    if path is None:
-        path = project_configs_dir() / "backfill.yaml"
-        if not path.is_file():
-            return BackfillSettings()
-    return load_config(path, BackfillSettings)
+    return load_settings(BackfillSettings, path, default_name="backfill.yaml")

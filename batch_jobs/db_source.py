@@ -8,6 +8,7 @@ current one. Either way the results are written back onto the same rows (by ment
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def read_id_range(batch: dict, *, database_url: str, selection: Selection) -> di
                     columns["mention_id"].append(mention_id)
                     columns["text"].append(text)
                     columns["external_id"].append(external_id)
-                    columns["created_at"].append(created_at.isoformat() + "+00:00")
+                    columns["created_at"].append(created_at.replace(tzinfo=UTC))  # stored as naive UTC
                     columns["source"].append(source)
     finally:
         engine.dispose()

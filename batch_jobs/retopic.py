@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from batch_jobs.backfill import check_job_database
+from batch_jobs.cli import check_job_database
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retopic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="retopic", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--topics", type=Path, help="topic file (default: the one configs/moodwire.yaml names)")
     parser.add_argument("--config", type=Path, help="pipeline config (default: configs/moodwire.yaml)")
     parser.add_argument("--database-url", help="default: $MOODWIRE_DATABASE_URL or the embedded SQLite file")

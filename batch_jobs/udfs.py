@@ -18,24 +18,15 @@ from typing import TypeVar
 import numpy as np
 
 from batch_jobs.metrics import BackfillMetrics
-from inference.heads import SENTIMENT_LABELS
-from inference.language import UND
-from inference.postprocess import Analysis, emotion_results
-from inference.schemas import MentionResult, SentimentResult, TopicScore
+from inference.postprocess import Analysis
+from inference.schemas import MentionResult
 from storage.records import MentionRecord, RecordRules, record_problem
+from storage.result_columns import BATCH_COLUMNS, ResultColumns
 
-# What the model stages add to a batch: one row per input row (zeros where ``error`` is set).
-RESULT_COLUMNS = (
-    "emotion_probs",
-    "embedding",
-    "sentiment_label",
-    "sentiment_score",
-    "sentiment_scores",
-    "topic_keys",
-    "topic_scores",
-    "language",
-    "language_supported",
-)
+# What the model stages add to a batch: the result columns of storage's one codec
+# (``storage.result_columns``), the embedding and the model version; one row per input row
+# (empty where ``error`` is set). ``emotion_probs`` passes from EmotionUDF to AnalysisUDF.
+RESULT_COLUMNS = (*BATCH_COLUMNS, "embedding", "model_version")
 
 
 def _optional(batch: dict, column: str, index: int) -> str | None:
@@ -47,12 +38,23 @@ def _optional(batch: dict, column: str, index: int) -> str | None:
     return str(value)
 
 
+def _posting_time(batch: dict, index: int) -> str | datetime | None:
+    """``created_at`` as it came: a time (stored mentions, Parquet timestamps, read as
+    datetimes or numpy datetimes in UTC) or the text of a JSON or CSV file."""
+    value = batch["created_at"][index] if "created_at" in batch else None
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else value.astype("datetime64[us]").item().replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return _optional(batch, "created_at", index)
+
+
 def _record(batch: dict, index: int, **fields) -> MentionRecord:
     text = batch["text"][index]
     return MentionRecord(
         text=text if isinstance(text, str) else None,
         external_id=_optional(batch, "external_id", index),
-        created_at=_optional(batch, "created_at", index),
+        created_at=_posting_time(batch, index),
         source=_optional(batch, "source", index),
         **fields,
     )
@@ -101,60 +103,14 @@ class EmotionUDF:
         return batch
 
 
-def result_columns(analyses: list[Analysis], ok: np.ndarray, dim: int) -> dict[str, np.ndarray]:
-    """The analyses of the valid rows as ``RESULT_COLUMNS`` (minus ``emotion_probs``)."""
-    rows = len(ok)
-    columns = {
-        "embedding": np.zeros((rows, dim), dtype=np.float32),
-        "sentiment_label": np.array([""] * rows, dtype=object),
-        "sentiment_score": np.zeros(rows, dtype=np.float64),
-        # the sentiment head's (negative, neutral, positive) probabilities; NaN: no head in use
-        "sentiment_scores": np.full((rows, len(SENTIMENT_LABELS)), np.nan, dtype=np.float64),
-        "topic_keys": np.empty(rows, dtype=object),
-        "topic_scores": np.empty(rows, dtype=object),
-        "language": np.array([UND] * rows, dtype=object),
-        "language_supported": np.ones(rows, dtype=bool),
-    }
-    for i in range(rows):
-        columns["topic_keys"][i], columns["topic_scores"][i] = [], []
+def analysis_columns(analyses: list[Analysis], ok: np.ndarray, dim: int, codec: ResultColumns) -> dict[str, np.ndarray]:
+    """The analyses of the valid rows as result columns and an embedding column."""
+    results: list[MentionResult | None] = [None] * len(ok)
+    embedding = np.zeros((len(ok), dim), dtype=np.float32)
     for i, analysis in zip(np.flatnonzero(ok), analyses, strict=True):
-        result = analysis.result
-        columns["embedding"][i] = analysis.embedding
-        columns["sentiment_label"][i] = result.sentiment.label
-        columns["sentiment_score"][i] = result.sentiment.score
-        if result.sentiment.scores is not None:
-            columns["sentiment_scores"][i] = [result.sentiment.scores[name] for name in SENTIMENT_LABELS]
-        columns["topic_keys"][i] = [t.key for t in result.topics]
-        columns["topic_scores"][i] = [t.score for t in result.topics]
-        columns["language"][i] = result.language
-        columns["language_supported"][i] = result.language_supported
-    return columns
-
-
-def _sentiment_scores(batch: dict, index: int) -> dict[str, float] | None:
-    values = np.asarray(batch["sentiment_scores"][index], dtype=np.float64)
-    if np.isnan(values).any():
-        return None
-    return {name: float(v) for name, v in zip(SENTIMENT_LABELS, values, strict=True)}
-
-
-def result_from_columns(batch: dict, index: int, labels: list[str]) -> MentionResult:
-    """Row ``index``'s result, exactly as ``PostProcessor.analyses`` made it."""
-    probs = np.asarray(batch["emotion_probs"][index], dtype=np.float32).reshape(1, -1)
-    return MentionResult(
-        emotion=emotion_results(labels, probs)[0],
-        sentiment=SentimentResult(
-            label=str(batch["sentiment_label"][index]),
-            score=float(batch["sentiment_score"][index]),
-            scores=_sentiment_scores(batch, index),
-        ),
-        topics=[
-            TopicScore(key=str(k), score=float(s))
-            for k, s in zip(list(batch["topic_keys"][index]), list(batch["topic_scores"][index]), strict=True)
-        ],
-        language=str(batch["language"][index]),
-        language_supported=bool(batch["language_supported"][index]),
-    )
+        results[i] = analysis.result
+        embedding[i] = analysis.embedding
+    return codec.encode(results) | {"embedding": embedding}
 
 
 class AnalysisUDF:
@@ -173,6 +129,7 @@ class AnalysisUDF:
             embedding = embedding.model_copy(update={"local": with_threads(embedding.local, threads)})
         self.embedder = build_embedder(embedding)
         self.postprocess = PostProcessor.from_settings(settings, labels=labels, embedder=self.embedder)
+        self.codec = ResultColumns.for_outputs(labels)
         self.model_version = model_version(
             emotion_version(settings.emotion), self.embedder.version, self.postprocess.language_version
         )
@@ -186,7 +143,7 @@ class AnalysisUDF:
             embedded = self.embedder.embed(texts)
             dim = embedded.shape[1]
             analyses = self.postprocess.analyses(texts, probs=np.asarray(batch["emotion_probs"])[ok], vectors=embedded)
-        batch.update(result_columns(analyses, ok, dim))
+        batch.update(analysis_columns(analyses, ok, dim, self.codec))
         batch["model_version"] = np.array([self.model_version] * len(ok), dtype=object)
         return batch
 
@@ -216,7 +173,7 @@ class WriteUDF:
         self, database_url: str, pipeline_config: str | None, labels: list[str], serve_app: str | None = None
     ) -> None:
         self.metrics = BackfillMetrics()
-        self.labels = labels
+        self.codec = ResultColumns.for_outputs(labels)
         if serve_app:
             from ray import serve
 
@@ -231,7 +188,7 @@ class WriteUDF:
             )
 
     def __call__(self, batch: dict) -> dict:
-        records, failed, failed_stored = batch_records(batch, self.labels)
+        records, failed, failed_stored = batch_records(batch, self.codec)
         if self.aggregator is not None:
             aggregator = self.aggregator
             counts = retrying(
@@ -289,7 +246,7 @@ def retrying(write: Callable[[], T], *, within_s: float = WRITE_RETRY_S, first_w
             wait_s = min(wait_s * 2, 5.0)
 
 
-def batch_records(batch: dict, labels: list[str]) -> tuple[list, list, list]:
+def batch_records(batch: dict, codec: ResultColumns) -> tuple[list, list, list]:
     """Split a model-stage batch into classified records, failed new rows, failed stored ids."""
     records, failed, failed_stored = [], [], []
     stored_ids = batch.get("mention_id")
@@ -307,7 +264,7 @@ def batch_records(batch: dict, labels: list[str]) -> tuple[list, list, list]:
                 batch,
                 i,
                 key_by_content=key_by_content,
-                result=result_from_columns(batch, i, labels),
+                result=codec.decode(batch, i),
                 embedding=np.asarray(batch["embedding"][i], dtype=np.float32),
                 model_version=str(batch["model_version"][i]),
                 mention_id=int(stored_ids[i]) if stored_ids is not None else None,

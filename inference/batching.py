@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from inference.settings import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -145,3 +149,21 @@ def mean_by_owner(values: np.ndarray, owners: Sequence[int], num_texts: int) -> 
     np.add.at(sums, np.asarray(owners), values)
     counts = np.bincount(np.asarray(owners), minlength=num_texts).reshape(-1, 1)
     return (sums / counts).astype(np.float32)
+
+
+def pooled_forward(
+    tokenizer, texts: Sequence[str], forward: Forward, *, spec: ModelSpec, max_tokens: int
+) -> tuple[np.ndarray, Segments]:
+    """The whole path of a local model, one place for both: ``texts`` into windows, the
+    windows through ``forward`` in token-budget batches (no gradients), each text's rows
+    averaged; also the windows, for their token counts."""
+    with torch.inference_mode():
+        segments = segment_texts(tokenizer, texts, max_tokens=max_tokens, overlap=spec.window_overlap)
+        values = run_segments(
+            segments,
+            forward,
+            pad_id=tokenizer.pad_token_id,
+            token_budget=spec.token_budget,
+            max_batch_size=spec.forward_batch_size,
+        )
+    return mean_by_owner(values, segments.owners, segments.num_texts), segments

@@ -9,6 +9,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+SETTINGS_FILE = "settings_file"  # validation context key: the file being read, for messages
+
+
+def project_configs_dir() -> Path:
+    """``configs/`` of the source tree (editable installs, ``ray job`` working dirs)."""
+    beside_code = Path(__file__).resolve().parents[1] / "configs"
+    return beside_code if beside_code.is_dir() else Path.cwd() / "configs"
 
 
 class ConfigError(ValueError):
@@ -51,8 +58,21 @@ def read_yaml_mapping(path: Path) -> dict:
 
 
 def load_config(path: Path, model: type[ModelT]) -> ModelT:
+    """``path`` validated into ``model``; the file is in the validation context
+    (``SETTINGS_FILE``), so a validator's warning can name it."""
     data = read_yaml_mapping(path)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={SETTINGS_FILE: str(path)})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(path, exc)) from None
+
+
+def load_settings(model: type[ModelT], path: Path | None, *, default_name: str) -> ModelT:
+    """Every settings file's one loader: ``path``; without one, ``configs/<default_name>``
+    when that file exists; else the defaults of ``model``."""
+    if path is None:
+        default = project_configs_dir() / default_name
+        if not default.is_file():
+            return model()
+        path = default
+    return load_config(path, model)

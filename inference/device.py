@@ -98,5 +98,5 @@ def place_model(model: torch.nn.Module, spec_device: str, spec_dtype: str, *, ru
             quantized = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
         return quantized, cpu, torch.float32
     device = resolve_device(spec_device)
-    dtype = resolve_dtype(spec_dtype, device)
-    return model.to(device=device, dtype=dtype).eval(), device, dtype
+    torch_dtype = resolve_dtype(spec_dtype, device)
+    return model.to(device=device, dtype=torch_dtype).eval(), device, torch_dtype

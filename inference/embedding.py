@@ -1,20 +1,27 @@
-"""Text embeddings: the ``TextEmbedder`` interface and its local transformers backend."""
+"""Text embeddings: the ``TextEmbedder`` interface and its local transformers backend.
+
+torch is imported where a real model loads or runs, not with this module: ``source: fake``
+(``inference.fake_models``) loads through ``build_embedder`` too, and a face configured
+with it starts without torch.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from inference.batching import mean_by_owner, run_segments, segment_texts
-from inference.device import configure_threads, place_model
+from inference.fake_models import FakeEmbedder, is_fake, load_fake_embedder
 from inference.interfaces import TextEmbedder, l2_normalise
 from inference.loading import ModelLoadError, quiet_transformers, resolve_source
 from inference.settings import EmbeddingSettings, ModelSpec
 from inference.versions import local_embedding_version
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _pooling_mode(model_dir: str) -> str:
@@ -31,6 +38,8 @@ class LocalEmbedder:
     """Encoder checkpoint + pooling + L2 normalisation; long texts averaged over windows."""
 
     def __init__(self, model, tokenizer, spec: ModelSpec, *, pooling: str = "mean", version: str) -> None:
+        from inference.device import configure_threads, place_model
+
         configure_threads(spec.threads)
         self.spec = spec
         self.model, self.device, self.dtype = place_model(
@@ -46,7 +55,11 @@ class LocalEmbedder:
         self.version = version
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec) -> LocalEmbedder:
+    def from_spec(cls, spec: ModelSpec) -> LocalEmbedder | FakeEmbedder:
+        """The encoder ``spec.source`` names; ``fake`` returns the fake embedder before
+        anything touches torch, ONNX Runtime or a file (its dtype and runtime are ignored)."""
+        if is_fake(spec.source):
+            return load_fake_embedder(spec)
         from transformers import AutoModel, AutoTokenizer
 
         quiet_transformers()
@@ -59,6 +72,8 @@ class LocalEmbedder:
         return cls(model, tokenizer, spec, pooling=_pooling_mode(resolved), version=local_embedding_version(spec))
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        import torch
+
         mask = attention_mask.to(self.device)
         hidden = self.model(input_ids=input_ids.to(self.device), attention_mask=mask).last_hidden_state
         if self.pooling == "cls":
@@ -71,24 +86,21 @@ class LocalEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_counted(texts)[0]
 
-    @torch.inference_mode()
     def embed_counted(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Vectors and each text's token count, from one tokenisation (``/v1/embeddings``
         reports usage without tokenising every input a second time)."""
+        from inference.batching import pooled_forward
+
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
-        segments = segment_texts(self.tokenizer, texts, max_tokens=self.max_tokens, overlap=self.spec.window_overlap)
-        vectors = run_segments(
-            segments,
-            self._forward,
-            pad_id=self.tokenizer.pad_token_id,
-            token_budget=self.spec.token_budget,
-            max_batch_size=self.spec.max_batch_size,
+        vectors, segments = pooled_forward(
+            self.tokenizer, texts, self._forward, spec=self.spec, max_tokens=self.max_tokens
         )
-        return l2_normalise(mean_by_owner(vectors, segments.owners, segments.num_texts)), segments.token_counts()
+        return l2_normalise(vectors), segments.token_counts()
 
 
 def build_embedder(settings: EmbeddingSettings) -> TextEmbedder:
+    """The configured embedder: OpenAI-compatible API, or the local encoder (``fake`` included)."""
     if settings.backend == "openai":
         from inference.embedding_openai import OpenAIEmbedder
 

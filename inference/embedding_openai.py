@@ -90,6 +90,9 @@ class OpenAIEmbedder:
                 raise RuntimeError(f"embeddings endpoint returned {len(ordered)} vectors for {len(group)} inputs")
             for index, item in zip(group, ordered, strict=True):
                 rows[index] = np.asarray(item.embedding, dtype=np.float32)
-        vectors = l2_normalise(np.vstack(rows))
+        filled = [row for row in rows if row is not None]
+        if len(filled) != len(rows):
+            raise RuntimeError("embeddings endpoint left inputs without a vector")
+        vectors = l2_normalise(np.vstack(filled))
         self.dim = vectors.shape[1]
         return l2_normalise(mean_by_owner(vectors, owners, len(texts)))

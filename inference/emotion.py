@@ -1,20 +1,27 @@
-"""Emotion classifier over any Hugging Face sequence-classification checkpoint."""
+"""Emotion classifier over any Hugging Face sequence-classification checkpoint.
+
+torch is imported where a real model loads or runs, not with this module: ``source: fake``
+(``inference.fake_models``) loads through ``EmotionClassifier.from_spec`` too, and a face
+configured with it (the CLI, a Serve replica, a test) starts without torch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from inference.batching import mean_by_owner, run_segments, segment_texts
-from inference.device import configure_threads, place_model
+from inference.fake_models import FakeEmotionModel, is_fake, load_fake_emotion
 from inference.heads import OutputLayout
 from inference.loading import load_sequence_classifier
 from inference.postprocess import emotion_results
 from inference.schemas import EmotionResult
 from inference.settings import ModelSpec
 from inference.versions import precision_suffix
+
+if TYPE_CHECKING:
+    import torch
 
 
 class EmotionClassifier:
@@ -28,6 +35,10 @@ class EmotionClassifier:
     """
 
     def __init__(self, model, tokenizer, spec: ModelSpec, *, version: str) -> None:
+        import torch
+
+        from inference.device import configure_threads, place_model
+
         configure_threads(spec.threads)
         self.spec = spec
         self.model, self.device, self.dtype = place_model(
@@ -47,11 +58,17 @@ class EmotionClassifier:
         self.version = version + precision_suffix(spec.dtype, spec.runtime)
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec) -> EmotionClassifier:
+    def from_spec(cls, spec: ModelSpec) -> EmotionClassifier | FakeEmotionModel:
+        """The model ``spec.source`` names; ``fake`` returns the fake model before anything
+        touches torch, ONNX Runtime or a file (its dtype and runtime are ignored)."""
+        if is_fake(spec.source):
+            return load_fake_emotion(spec)
         model, tokenizer, version = load_sequence_classifier(spec.source)
         return cls(model, tokenizer, spec, version=version)
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        import torch
+
         logits = self.model(
             input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
         ).logits.float()
@@ -65,20 +82,14 @@ class EmotionClassifier:
         probs[:, sentiment] = torch.softmax(logits[:, sentiment], dim=-1)
         return probs
 
-    @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), len(labels))`` probabilities (every head's columns)."""
+        from inference.batching import pooled_forward
+
         if not texts:
             return np.empty((0, len(self.labels)), dtype=np.float32)
-        segments = segment_texts(self.tokenizer, texts, max_tokens=self.max_tokens, overlap=self.spec.window_overlap)
-        probs = run_segments(
-            segments,
-            self._forward,
-            pad_id=self.tokenizer.pad_token_id,
-            token_budget=self.spec.token_budget,
-            max_batch_size=self.spec.max_batch_size,
-        )
-        return mean_by_owner(probs, segments.owners, segments.num_texts)
+        probs, _ = pooled_forward(self.tokenizer, texts, self._forward, spec=self.spec, max_tokens=self.max_tokens)
+        return probs
 
     def to_results(self, probs: np.ndarray) -> list[EmotionResult]:
         return emotion_results(self.labels, probs)

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.schemas import SentimentLabel
+
 SENTIMENT_PREFIX = "sentiment:"
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
+SENTIMENT_LABELS: tuple[SentimentLabel, ...] = ("negative", "neutral", "positive")
 SENTIMENT_OUTPUTS = tuple(SENTIMENT_PREFIX + label for label in SENTIMENT_LABELS)
 
 

@@ -18,7 +18,7 @@ texts:
   to speak of.
 - py3langid's normalised probability (a softmax tempered by the text's length) below
   ``MIN_CONFIDENCE`` means ``und``: keyboard mashing scores 0.3 to 0.4, our short tweets
-  in the seven checked languages mostly above 0.6 (``inference/checks/languages.tsv``).
+  in the seven checked languages mostly above 0.6 (``training/checks/languages.tsv``).
 
 Erring towards ``und`` is the safe side for the default ``supported_languages: [en]``: an
 English mention called ``und`` still counts, one called Tagalog would drop out.

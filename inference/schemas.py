@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SentimentLabel = Literal["positive", "neutral", "negative"]
+SENTIMENT_LABEL_VALUES: tuple[SentimentLabel, ...] = ("positive", "neutral", "negative")
 UNDETERMINED_LANGUAGE = "und"
+
+
+def as_sentiment_label(value: str) -> SentimentLabel:
+    """``value`` as a sentiment label, or ``ValueError`` (a column read back from storage)."""
+    for label in SENTIMENT_LABEL_VALUES:
+        if value == label:
+            return label
+    raise ValueError(f"{value!r} is not a sentiment label ({', '.join(SENTIMENT_LABEL_VALUES)})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Sentiment: from the emotion model's trained sentiment head, or derived from emotions.
 
 ``SentimentHead`` (``sentiment.method: head``, the default): the emotion checkpoint carries a
-3-way sentiment head trained on tweets (``inference.training``); the label is its top class
+3-way sentiment head trained on tweets (``training.emotion``); the label is its top class
 and the score p(positive) - p(negative), in [-1, 1]. It reads complaints and political jabs
 that carry no emotion word ("3 hours on the tarmac and no update"), which the rule misses.
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from inference.config_files import ConfigError
 from inference.heads import SENTIMENT_LABELS, OutputLayout
-from inference.schemas import SentimentResult
+from inference.schemas import SentimentLabel, SentimentResult
 from inference.settings import SentimentSettings
 
 
@@ -41,7 +41,7 @@ class SentimentRule:
         weights = emotion_probs / np.maximum(emotion_probs.sum(axis=1, keepdims=True), 1e-12)
         return np.clip(weights @ self.valence, -1.0, 1.0)
 
-    def label(self, score: float) -> str:
+    def label(self, score: float) -> SentimentLabel:
         if score >= self.settings.positive_threshold:
             return "positive"
         if score <= -self.settings.negative_threshold:
@@ -70,7 +70,7 @@ class SentimentHead:
         for row in probs:
             results.append(
                 SentimentResult(
-                    label=SENTIMENT_LABELS[int(np.argmax(row))],  # type: ignore[arg-type]
+                    label=SENTIMENT_LABELS[int(np.argmax(row))],
                     score=round(float(np.clip(row[2] - row[0], -1.0, 1.0)), 6),
                     scores={name: round(float(p), 6) for name, p in zip(SENTIMENT_LABELS, row, strict=True)},
                 )

@@ -6,31 +6,82 @@ settings the same way.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from inference.config_files import load_config
+from inference.config_files import (
+    SETTINGS_FILE,
+    load_settings,
+    project_configs_dir,
+)
+from inference.fake_models import FAKE_SOURCE
 from inference.language import COMMON_LANGUAGES, UND, is_language_code
 from inference.loading import DEFAULT_EMOTION_MODEL, PACKAGED_MINILM
 from inference.validation import DEFAULT_MAX_TEXT_CHARS
-
-
-def project_configs_dir() -> Path:
-    """``configs/`` of the source tree (editable installs, ``ray job`` working dirs)."""
-    beside_code = Path(__file__).resolve().parents[1] / "configs"
-    return beside_code if beside_code.is_dir() else Path.cwd() / "configs"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+SOURCE_HELP = (
+    "builtin:NAME (an artifact shipped with moodwire), packaged:all-MiniLM-L6-v2, a local folder, a hub id, "
+    f"or {FAKE_SOURCE} (placeholder models for tests and demos: no weights, results are not classifications)"
+)
+
+
+class DeprecatedKeyWarning(FutureWarning):
+    """A settings key was renamed; the old one still works. A FutureWarning, not a
+    DeprecationWarning: those are hidden by default, and this one is meant for users."""
+
+
+_RENAMED_KEYS = {"max_batch_size": "forward_batch_size"}
+_WARNED: dict = {}  # the warnings registry of renamed keys: each file and key is warned about once
+
+
+def _key_line(path: str, dotted: str) -> int:
+    """1-based line of a dotted key in a YAML file; 0 when it cannot be found."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return 0
+    line = 0
+    for part in dotted.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            return 0
+        found = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+        if found is None:
+            return 0
+        line, node = found[0].start_mark.line + 1, found[1]
+    return line
+
+
+def _warn_renamed(old: str, new: str, settings_file: str | None) -> None:
+    """Warn at the key's own line of the settings file (shown as ``file:line``), or at the
+    caller when the settings come from code."""
+    message = (
+        f"'{old}' of a model spec is deprecated: use '{new}' (texts per forward pass; "
+        "Serve's 'max_batch_size' in configs/serve.yaml keeps its name)"
+    )
+    if settings_file is None:
+        warnings.warn(message, DeprecatedKeyWarning, stacklevel=4)
+        return
+    line = _key_line(settings_file, old)
+    warnings.warn_explicit(
+        message, DeprecatedKeyWarning, settings_file, line, module="inference.settings", registry=_WARNED
+    )
+
+
 class ModelSpec(_Strict):
     """How to load and run one transformer model."""
 
-    source: str
+    config_key: ClassVar[str] = ""  # where the spec sits in the settings file ("emotion.")
+
+    source: str = Field(description=SOURCE_HELP)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16", "int8"] = Field(
         default="auto", description="int8: dynamic quantisation, the CPU speed option"
@@ -43,7 +94,29 @@ class ModelSpec(_Strict):
     max_tokens: int | None = Field(default=None, ge=8, description="window size; default: the model's limit")
     window_overlap: int = Field(default=32, ge=0)
     token_budget: int = Field(default=8192, ge=64, description="padded tokens per forward pass")
-    max_batch_size: int = Field(default=64, ge=1, description="64 is fastest on CPUs; raise on GPUs")
+    forward_batch_size: int = Field(
+        default=64, ge=1, description="texts per forward pass; 64 is fastest on CPUs, raise on GPUs"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any, info: ValidationInfo) -> Any:
+        """``max_batch_size`` was this spec's name for texts per forward pass, easily taken
+        for Serve's ``max_batch_size`` (texts per Serve batch): it still works, with a warning
+        naming the file and the key to rename; given beside its new name, it is refused."""
+        if not isinstance(data, dict):
+            return data
+        for old, new in _RENAMED_KEYS.items():
+            if old not in data:
+                continue
+            if new in data:
+                raise ValueError(
+                    f"'{cls.config_key}{old}' and '{cls.config_key}{new}' both given: "
+                    f"'{old}' is the deprecated name of '{new}' (texts per forward pass); keep '{new}' only"
+                )
+            data = {new if key == old else key: value for key, value in data.items()}
+            _warn_renamed(cls.config_key + old, cls.config_key + new, (info.context or {}).get(SETTINGS_FILE))
+        return data
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> ModelSpec:
@@ -62,11 +135,15 @@ class ModelSpec(_Strict):
 
 
 class EmotionModelSpec(ModelSpec):
-    source: str = DEFAULT_EMOTION_MODEL
+    config_key: ClassVar[str] = "emotion."
+
+    source: str = Field(default=DEFAULT_EMOTION_MODEL, description=SOURCE_HELP)
 
 
 class LocalEmbeddingSpec(ModelSpec):
-    source: str = PACKAGED_MINILM
+    config_key: ClassVar[str] = "embedding.local."
+
+    source: str = Field(default=PACKAGED_MINILM, description=SOURCE_HELP)
     max_tokens: int | None = Field(default=256, ge=8)
 
 
@@ -147,10 +224,6 @@ class PipelineSettings(_Strict):
 
 
 def load_pipeline_settings(path: Path | None = None) -> PipelineSettings:
-    """Settings from ``path``, else ``configs/moodwire.yaml`` when present, else defaults."""
-    if path is None:
-        default = project_configs_dir() / "moodwire.yaml"
-        if not default.is_file():
-            return PipelineSettings()
-        path = default
-    return load_config(path, PipelineSettings)
+    """Settings from ``path``, else ``configs/moodwire.yaml`` when present, else defaults;
+    a deprecated key's warning names the file."""
+    return load_settings(PipelineSettings, path, default_name="moodwire.yaml")

@@ -24,7 +24,7 @@ whose prototype sits near the centre starts every text with a head start; centri
 turns that into a per-topic offset and scale that depend on the other topics in the file.
 
 Measured top-1 accuracy with the real MiniLM, each topic given only its one-line
-description (inference/checks/news_topics.yaml; the 176-item news_snippets.tsv are
+description (training/checks/news_topics.yaml; the 176-item news_snippets.tsv are
 wire-style headlines plus snippets with cross-over items; the mean is over that file and
 three rewordings of the four descriptions):
 
@@ -107,7 +107,8 @@ def load_topic_file(path: Path) -> TopicFile:
         return TopicFile.model_validate(data)
     except ValidationError as exc:
         message = describe_validation_error(path, exc)
-        topics = data.get("topics") if isinstance(data.get("topics"), list) else []
+        listed = data.get("topics")
+        topics: list = listed if isinstance(listed, list) else []
 
         # "topics.2.description" -> "topic 'economy' (topics.2): 'description' is required"
         def name(match: re.Match) -> str:

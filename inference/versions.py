@@ -6,6 +6,7 @@ find mentions classified by older models, so they must match what loaded models 
 
 from __future__ import annotations
 
+from inference.fake_models import FAKE_EMBEDDING_VERSION, FAKE_EMOTION_VERSION, is_fake
 from inference.language import VERSION_PREFIX, detector_version
 from inference.loading import classifier_labels_and_version
 from inference.settings import EmbeddingSettings, ModelSpec, OpenAIEmbeddingSettings, PipelineSettings
@@ -56,6 +57,9 @@ def precision_suffix(spec_dtype: str, runtime: str = "torch") -> str:
 
 
 def local_embedding_version(spec: ModelSpec) -> str:
+    """What a loaded local embedder of ``spec`` reports; the fake one ignores dtype and runtime."""
+    if is_fake(spec.source):
+        return FAKE_EMBEDDING_VERSION
     return spec.source + precision_suffix(spec.dtype, spec.runtime)
 
 
@@ -70,7 +74,10 @@ def embedding_version(settings: EmbeddingSettings) -> str:
 
 
 def emotion_version(spec: ModelSpec) -> str:
-    """What a loaded ``EmotionClassifier`` of ``spec`` reports, read from its config alone."""
+    """What a loaded ``EmotionClassifier`` of ``spec`` reports, read from its config alone
+    (the fake model's is fixed: it ignores dtype and runtime)."""
+    if is_fake(spec.source):
+        return FAKE_EMOTION_VERSION
     _, version = classifier_labels_and_version(spec.source)
     return version + precision_suffix(spec.dtype, spec.runtime)
 

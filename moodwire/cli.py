@@ -1,11 +1,11 @@
-"""``moodwire`` console script: argument parsing; exit codes come from ``moodwire.exit_codes``."""
+"""``moodwire`` console script: argument parsing; exit codes come from ``entrypoints.exit_codes``."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from moodwire.exit_codes import run_command
+from entrypoints.exit_codes import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:

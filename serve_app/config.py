@@ -66,6 +66,9 @@ class ServeAppArgs(BaseModel):
         description="on SIGTERM, how long requests in flight may take to finish before the app stops",
     )
     model_layout: Literal["deployments", "colocated"] = Field(
-        default="deployments",
-        description="colocated: both models run inside each Gateway replica (small CPU machines)",
+        default="colocated",
+        description=(
+            "colocated (the default, as configs/serve.yaml ships it): both models run inside each Gateway "
+            "replica (small CPU machines); deployments: EmotionModel and EmbeddingModel scale apart (GPUs, clusters)"
+        ),
     )

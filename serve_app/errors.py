@@ -22,7 +22,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.validation import InvalidTextError
-from serve_app.ingress import RESTARTING_MESSAGE
+from serve_app.error_shape import RESTARTING_MESSAGE, error_body
 from storage.errors import (
     DatabaseConfigError,
     InvalidLanguageError,
@@ -157,15 +157,6 @@ def describe_validation(errors: Sequence[dict]) -> str:
         else:
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
     return "; ".join(parts)
-
-
-def _printable(value: str | None) -> str | None:
-    """``value`` encodable as UTF-8: a message may quote a client's lone surrogate."""
-    return None if value is None else value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def error_body(message: str, kind: str, *, param: str | None = None, code: str | None = None) -> dict:
-    return {"error": {"message": _printable(message), "type": kind, "param": _printable(param), "code": code}}
 
 
 def error_response(exc: BaseException, *, retry_after_s: int = 1) -> JSONResponse:

@@ -2,10 +2,10 @@
 
 ``haproxy`` (the default): Ray Serve's HAProxy mode. HAProxy, in C, forwards each request
 straight to a Gateway replica's own HTTP server (Serve's direct ingress), and Gateway code
-runs on the replica's main event loop. On the 2-core machine of docs/PERFORMANCE.md this
-raised single-text classify requests at 16 clients from 40 to 57 texts/s and
-``/v1/embeddings`` from 50 to 132: Serve's Python HTTP proxy had cost about 7 ms of CPU per
-request, and handing each request from the replica's loop to a second thread another few.
+runs on the replica's main event loop. Why: under py-spy, Serve's Python HTTP proxy cost
+milliseconds of CPU per request, and handing each request from the replica's loop to a
+second thread more; without them the online routes serve far more requests on 2 cores (the
+figures, before and after, are in docs/PERFORMANCE.md, "Issue 16: online speed").
 
 ``proxy``: Serve's own HTTP proxy, as before (an escape hatch, and the comparison).
 
@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-RESTARTING_MESSAGE = "a part of the service is restarting or unreachable; retry after a moment"
+from serve_app.error_shape import RESTARTING_MESSAGE, error_body
 
 INGRESS_KINDS = ("haproxy", "proxy")
 DEFAULT_INGRESS = "haproxy"
@@ -84,7 +84,7 @@ def haproxy_error_page(code: int) -> bytes:
     a 502 becomes a 503 with ``Retry-After``, like every other restart."""
     reason, kind, message, retry = HAPROXY_ERRORS[code]
     status = 503 if code == 502 else code
-    body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
+    body = json.dumps(error_body(message, kind))
     head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", "Cache-Control: no-cache"]
     head += ["Retry-After: 1"] if retry else []
     head += ["Connection: close", f"Content-Length: {len(body)}", "", ""]

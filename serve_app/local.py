@@ -72,10 +72,13 @@ def validated_args(args: dict, config: Path | None) -> ServeAppArgs:
         raise ConfigError(describe_validation_error(where, exc)) from None
 
 
-def check_sentiment_method(pipeline_config: Path | None) -> None:
+def check_pipeline(pipeline_config: Path | None) -> None:
     """``sentiment.method: head`` needs an emotion checkpoint with a sentiment head: say so
     now (a ``ConfigError``, exit 2), read from the checkpoint's config alone, rather than in
-    every request once Ray has started."""
+    every request once Ray has started. Fake models (``source: fake``) get one warning line."""
+    import sys
+
+    from inference.fake_models import fake_models_warning
     from inference.loading import classifier_labels_and_version
     from inference.sentiment import sentiment_scorer
     from inference.settings import load_pipeline_settings
@@ -83,12 +86,15 @@ def check_sentiment_method(pipeline_config: Path | None) -> None:
     settings = load_pipeline_settings(pipeline_config)
     labels, _ = classifier_labels_and_version(settings.emotion.source)
     sentiment_scorer(settings.sentiment, labels)
+    warning = fake_models_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def check_alerts(alerts_config: Path | None) -> None:
     """The alerts file and the environment variables it names, before Ray starts (a
     ``ConfigError`` naming file, key and variable)."""
-    from storage.alerts import load_alert_settings, target_urls
+    from alerting import load_alert_settings, target_urls
 
     target_urls(load_alert_settings(alerts_config), alerts_config or "configs/alerts.yaml")
 
@@ -111,7 +117,7 @@ def warn_if_open(host: str) -> None:
     import os
     import sys
 
-    from serve_app.gateway import API_KEY_ENV
+    from serve_app.middleware import API_KEY_ENV
 
     if not os.environ.get(API_KEY_ENV) and not is_loopback(host):
         print(
@@ -166,7 +172,7 @@ def run_local(
     # The database too: a bad URL, an unreachable server or an unmigrated schema is one line
     # and an exit code now, not a deployment failing inside Ray minutes later.
     ready_engine(serve_args.database_url).dispose()
-    check_sentiment_method(serve_args.pipeline_config)
+    check_pipeline(serve_args.pipeline_config)
     check_alerts(serve_args.alerts_config)
     warn_if_open(host)
     stop = threading.Event()

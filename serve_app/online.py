@@ -70,11 +70,12 @@ class OnlineClassifier:
                 self._postprocess = postprocess
         return self._postprocess
 
-    async def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:
+    async def model_outputs(self, texts: Sequence[str], digests: Sequence[str] | None = None) -> list[ModelOutputs]:
         """Both models' outputs per text: cached ones from the result cache, the rest computed
-        once per distinct text."""
+        once per distinct text. ``digests``: the texts' SHA-256 when the caller has them."""
         await self.ready()
-        keys = [f"{self.model_version}:{content_hash(t)}" for t in texts]
+        hashes = digests if digests is not None else [content_hash(t) for t in texts]
+        keys = [f"{self.model_version}:{digest}" for digest in hashes]
         found = await self.cache.get_many(keys)
         todo: dict[str, str] = {}
         for key, text, hit in zip(keys, texts, found, strict=True):
@@ -83,14 +84,14 @@ class OnlineClassifier:
         hits = sum(1 for f in found if f is not None)
         if self.metrics is not None and hits:
             self.metrics.cache_hits.inc(hits)
+        fresh: dict[str, ModelOutputs] = {}
         if todo:
             if self.metrics is not None:
                 self.metrics.cache_misses.inc(len(texts) - hits)
             probs, vectors = await self.models.outputs(list(todo.values()))
             fresh = {key: ModelOutputs(emotion_probs=probs[i], embedding=vectors[i]) for i, key in enumerate(todo)}
             self.cache.put_many(fresh)
-            found = [f if f is not None else fresh[k] for k, f in zip(keys, found, strict=True)]
-        return found  # type: ignore[return-value]
+        return [hit if hit is not None else fresh[key] for key, hit in zip(keys, found, strict=True)]
 
     async def embeddings(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
         """Vectors of the embedding model alone and the inputs' token count (``/v1/embeddings``):
@@ -100,9 +101,10 @@ class OnlineClassifier:
         vectors, tokens = await self.models.embeddings(texts)
         return vectors, int(tokens.sum())
 
-    async def analyse(self, texts: Sequence[str]) -> list[Analysis]:
+    async def analyse(self, texts: Sequence[str], digests: Sequence[str] | None = None) -> list[Analysis]:
+        """Results for ``texts`` in order; ``digests`` as for ``model_outputs``."""
         postprocess = await self.ready()
-        outputs = await self.model_outputs(texts)
+        outputs = await self.model_outputs(texts, digests)
         return postprocess.analyses(
             texts,
             probs=np.vstack([o.emotion_probs for o in outputs]),

@@ -33,6 +33,12 @@ class ClassifyJob:
     external_ids: list[str | None]
     prepared: list[PreparedMention] | None  # None: results are not stored
 
+    @property
+    def digests(self) -> list[str] | None:
+        """The texts' SHA-256 when preparing them for storage computed it (the result cache
+        keys by the same hash, so a persisted text is hashed once)."""
+        return [p.content_hash for p in self.prepared] if self.prepared is not None else None
+
 
 def _field(body: ClassifyRequest, index: int, name: str) -> str:
     return f"texts[{index}]" if body.texts is not None else f"items[{index}].{name}"
@@ -45,11 +51,14 @@ def check_count(count: int, *, limit: int, what: str = "texts") -> None:
 
 def validate_classify(body: ClassifyRequest, *, rules: RecordRules, max_texts: int, now: datetime) -> ClassifyJob:
     if body.texts is not None:
-        records = [MentionRecord(text=t) for t in body.texts]
+        texts = list(body.texts)
+        records = [MentionRecord(text=t) for t in texts]
     else:
+        items = body.items or []
+        texts = [i.text for i in items]
         records = [
             MentionRecord(text=i.text, external_id=i.external_id, created_at=i.created_at, source=i.source)
-            for i in body.items or []
+            for i in items
         ]
     check_count(len(records), limit=max_texts)
     if not records:
@@ -67,9 +76,7 @@ def validate_classify(body: ClassifyRequest, *, rules: RecordRules, max_texts: i
             if problem:
                 param = _field(body, index, "text")
                 raise InvalidRequestError(f"{param} {problem}", param=param)
-    return ClassifyJob(
-        texts=[r.text for r in records], external_ids=[r.external_id for r in records], prepared=prepared
-    )
+    return ClassifyJob(texts=list(texts), external_ids=[r.external_id for r in records], prepared=prepared)
 
 
 def classified_mentions(job: ClassifyJob, analyses: Sequence[Analysis], model_version: str) -> list[PreparedMention]:

@@ -41,7 +41,10 @@ class SchemaNotReadyError(DatabaseConfigError):
 
 
 class QueryError(ValueError):
-    """A query parameter is invalid (unknown window, bad cursor, since after until...)."""
+    """A query parameter is invalid (unknown window, bad cursor, since after until...);
+    ``param`` names it where one parameter is at fault."""
+
+    param: str | None = None
 
 
 class InvalidTimeError(QueryError):

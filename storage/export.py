@@ -8,6 +8,8 @@ import csv
 import io
 from collections.abc import Sequence
 
+from storage.answers import MentionItem
+
 COLUMNS = (
     "external_id",
     "created_at",
@@ -35,23 +37,23 @@ def header() -> str:
     return ",".join(COLUMNS) + "\r\n"
 
 
-def csv_rows(items: Sequence[dict], topics: dict[int, list[str]]) -> str:
+def csv_rows(items: Sequence[MentionItem], topics: dict[int, list[str]]) -> str:
     """Listing items (``storage.queries.mentions_page``) as CSV lines, with every topic of
     each mention joined by ``;``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for item in items:
-        score = item["sentiment"].get("score")
+        score = item.sentiment.score
         row = {
-            "external_id": item.get("external_id") or "",
-            "created_at": item["created_at"],
-            "source": item.get("source") or "",
-            "language": item.get("language") or "",
-            "text": item.get("text") or "",
-            "emotion": item["emotion"].get("label") or "",
-            "sentiment": item["sentiment"].get("label") or "",
+            "external_id": item.external_id or "",
+            "created_at": item.created_at,
+            "source": item.source or "",
+            "language": item.language or "",
+            "text": item.text or "",
+            "emotion": item.emotion.label or "",
+            "sentiment": item.sentiment.label or "",
             "sentiment_score": "" if score is None else f"{score:.4f}",
-            "topics": TOPIC_SEPARATOR.join(topics.get(item["id"], [])),
+            "topics": TOPIC_SEPARATOR.join(topics.get(item.id, [])),
         }
         writer.writerow([neutralise(row[c]) if c in TEXT_COLUMNS else row[c] for c in COLUMNS])
     return buffer.getvalue()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -10,11 +13,19 @@ from inference.config_files import ConfigError
 from inference.language import LanguagePolicy
 from inference.settings import load_pipeline_settings
 from inference.topics import load_topic_file
+from inference.validation import DEFAULT_MAX_TEXT_CHARS
+from storage.alert_recorder import AlertRecorder
 from storage.engine import create_database_engine, normalise_database_url, shown_url
 from storage.errors import DatabaseConfigError, SchemaNotReadyError
 from storage.migrate import current_revision, ensure_migrated, head_revision
+from storage.read_cache import ReadCache
+from storage.reads import Readers, build_readers
 from storage.service import AggregationService
 from storage.settings import StorageSettings, database_url, load_storage_settings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def ready_engine(url: str | None = None, settings: StorageSettings | None = None) -> Engine:
@@ -44,11 +55,57 @@ def ready_engine(url: str | None = None, settings: StorageSettings | None = None
     return engine
 
 
-def open_service(
+@dataclass(frozen=True)
+class Storage:
+    """One process's storage over one engine and one read cache: the write service, the
+    readers (``storage.reads``) and the alert recorder. Writes invalidate what the readers
+    of this process cached."""
+
+    writes: AggregationService
+    reads: Readers
+    alerts: AlertRecorder
+
+    @property
+    def engine(self) -> Engine:
+        return self.writes.engine
+
+    @classmethod
+    def over(
+        cls,
+        engine: Engine,
+        *,
+        settings: StorageSettings | None = None,
+        max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        topic_keys: Iterable[str] = (),
+        clock: Callable[[], datetime] = _utc_now,
+        language_policy: LanguagePolicy | None = None,
+    ) -> Storage:
+        """Storage over an engine already at the schema (tests, tools)."""
+        settings = settings or StorageSettings()
+        policy = language_policy or LanguagePolicy()
+        cache = ReadCache(settings.cache_ttl_s)
+        writes = AggregationService(
+            engine,
+            settings=settings,
+            max_text_chars=max_text_chars,
+            clock=clock,
+            language_policy=policy,
+            cache=cache,
+        )
+        reads = build_readers(
+            engine, cache=cache, settings=settings, policy=policy, configured_topics=topic_keys, clock=clock
+        )
+        return cls(writes=writes, reads=reads, alerts=AlertRecorder(engine, spikes=reads.spikes, clock=clock))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_storage(
     url: str | None = None, *, storage_config: Path | None = None, pipeline_config: Path | None = None
-) -> AggregationService:
-    """The aggregation service on ``ready_engine``, with the configured topics, text limit and
-    language policy (supported languages, what the rollups count)."""
+) -> Storage:
+    """Storage on ``ready_engine``, with the configured topics, text limit and language policy
+    (supported languages, what the rollups count)."""
     settings = load_storage_settings(storage_config)
     pipeline = load_pipeline_settings(pipeline_config)
     engine = ready_engine(url, settings)
@@ -56,7 +113,7 @@ def open_service(
         topic_keys = [t.key for t in load_topic_file(pipeline.resolved_topics_file()).topics]
     except ConfigError:
         topic_keys = []
-    return AggregationService(
+    return Storage.over(
         engine,
         settings=settings,
         max_text_chars=pipeline.max_text_chars,
@@ -65,4 +122,11 @@ def open_service(
     )
 
 
-__all__ = ["DatabaseConfigError", "SchemaNotReadyError", "open_service", "ready_engine"]
+def open_service(
+    url: str | None = None, *, storage_config: Path | None = None, pipeline_config: Path | None = None
+) -> AggregationService:
+    """The write service alone (writers: the backfill's, ``moodwire import``, ``delete``)."""
+    return open_storage(url, storage_config=storage_config, pipeline_config=pipeline_config).writes
+
+
+__all__ = ["DatabaseConfigError", "SchemaNotReadyError", "Storage", "open_service", "open_storage", "ready_engine"]

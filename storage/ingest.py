@@ -9,6 +9,7 @@ or a re-processing subtracts exactly what was added, whatever the settings are n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy import Connection
 from inference.language import LanguagePolicy
 from storage import repository
 from storage.records import PreparedMention, embedding_bytes
+from storage.result_columns import ROW_COLUMNS, result_row, result_topics
 from storage.rollups import Contribution, RollupDelta
 
 
@@ -37,13 +39,8 @@ def _result_columns(p: PreparedMention, policy: LanguagePolicy) -> dict:
     return {
         "processing_status": "done",
         "error": None,
-        "sentiment_score": result.sentiment.score,
-        "sentiment_label": result.sentiment.label,
-        "sentiment_scores": dict(result.sentiment.scores) if result.sentiment.scores is not None else None,
-        "emotion_label": result.emotion.label,
-        "emotion_scores": dict(result.emotion.scores),
+        **result_row(result),
         "model_version": p.record.model_version,
-        "language": result.language,
         "in_rollups": policy.counts_in_rollups(result.language),
     }
 
@@ -60,13 +57,8 @@ def _new_row(p: PreparedMention, now: datetime, *, policy: LanguagePolicy | None
         "ingested_at": now,
         "processing_status": "pending",
         "error": None,
-        "sentiment_score": None,
-        "sentiment_label": None,
-        "emotion_label": None,
-        "emotion_scores": None,
+        **dict.fromkeys(ROW_COLUMNS),
         "model_version": None,
-        "language": None,
-        "sentiment_scores": None,
         "in_rollups": True,
     }
     if policy is not None:
@@ -112,12 +104,17 @@ def write_classified(
     report.duplicates += len(prepared) - len(unique)
     by_id = [p for p in unique if p.record.mention_id is not None]
     stored = repository.find_by_keys(
-        connection, keys=[p.idempotency_key for p in unique if p.idempotency_key and p.record.mention_id is None]
+        connection,
+        keys=[p.idempotency_key for p in unique if p.idempotency_key is not None and p.record.mention_id is None],
     )
-    stored_by_id = repository.find_by_ids(connection, mention_ids=[p.record.mention_id for p in by_id])
+    stored_by_id = repository.find_by_ids(
+        connection, mention_ids=[p.record.mention_id for p in by_id if p.record.mention_id is not None]
+    )
     delta = RollupDelta()
     ids: list[int | None] = [None] * len(unique)
-    fresh_keyless, fresh_keyed, updates = [], [], []
+    fresh_keyless: list[int] = []
+    fresh_keyed: list[int] = []
+    updates: list[int] = []
     for slot, p in enumerate(unique):
         if p.record.mention_id is not None:
             existing = stored_by_id.get(p.record.mention_id)
@@ -135,7 +132,7 @@ def write_classified(
             ids[slot] = existing.id
             updates.append(slot)
             if not p.given_created_at:  # re-processing keeps the stored posting time
-                p.created_at = existing.created_at
+                unique[slot] = dataclasses.replace(p, created_at=existing.created_at)
             if existing.contribution is not None:
                 delta.add(existing.contribution, sign=-1)
 
@@ -150,14 +147,45 @@ def write_classified(
     )
     written = list(fresh_keyless) + list(updates)
     for slot in fresh_keyed:
-        mention_id = keyed_ids.get(unique[slot].idempotency_key)
-        if mention_id is None:  # a concurrent writer stored the same key first
+        key = unique[slot].idempotency_key
+        stored_id = keyed_ids.get(key) if key is not None else None
+        if stored_id is None:  # a concurrent writer stored the same key first
             report.duplicates += 1
             continue
-        ids[slot] = mention_id
+        ids[slot] = stored_id
         written.append(slot)
     report.inserted = len(written) - len(updates)
     report.updated = len(updates)
+    _write_results(
+        connection, unique, _assigned(ids, written), written=written, updates=updates, policy=policy, delta=delta
+    )
+    report.touched_topics = delta.topics
+    report.mention_ids = [mention_id for mention_id in (ids[s] for s in slots) if mention_id is not None]
+    return report
+
+
+def _assigned(ids: list[int | None], slots: Sequence[int]) -> dict[int, int]:
+    """slot -> mention id for ``slots``, every one of which was inserted or found above."""
+    out = {}
+    for slot in slots:
+        mention_id = ids[slot]
+        assert mention_id is not None, "a written slot has its mention id"
+        out[slot] = mention_id
+    return out
+
+
+def _write_results(
+    connection: Connection,
+    unique: Sequence[PreparedMention],
+    ids: dict[int, int],
+    *,
+    written: Sequence[int],
+    updates: Sequence[int],
+    policy: LanguagePolicy,
+    delta: RollupDelta,
+) -> None:
+    """The written mentions' results, topics, embeddings and rollups (``written``: new and
+    updated slots; ``updates``: the slots whose stored row is replaced)."""
 
     repository.update_mentions(
         connection,
@@ -173,14 +201,15 @@ def write_classified(
         ],
     )
     repository.delete_topics(connection, mention_ids=[ids[s] for s in updates])
-    topic_rows, embedding_rows = [], []
+    topic_rows: list[dict] = []
+    embedding_rows: list[dict] = []
     for slot in written:
         p = unique[slot]
         result = p.record.result
         assert result is not None
         topic_rows.extend(
             {"mention_id": ids[slot], "topic_key": t.key, "score": t.score, "created_at": p.created_at}
-            for t in {t.key: t for t in result.topics}.values()
+            for t in result_topics(result)
         )
         if p.record.embedding is not None:
             embedding_rows.append(
@@ -196,9 +225,6 @@ def write_classified(
     repository.insert_topics(connection, rows=topic_rows)
     repository.upsert_embeddings(connection, rows=embedding_rows)
     repository.apply_rollup_delta(connection, delta=delta)
-    report.touched_topics = delta.topics
-    report.mention_ids = [ids[s] for s in slots if ids[s] is not None]
-    return report
 
 
 def write_raw(connection: Connection, *, prepared: Sequence[PreparedMention], now: datetime) -> WriteReport:

@@ -32,7 +32,10 @@ def _where(engine: Engine) -> str:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations under {MIGRATIONS_DIR}: the package is incomplete")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,5 +1,6 @@
-"""The analyst page's reads: every topic's overview row, and a topic's timeline with the
-expected band. Both read the hourly rollups and the cached spike scoring, never mentions.
+"""The analyst page's data: every topic's overview row and the expected band of a bucket.
+Both come from the hourly rollups and the spike scoring, never from mentions
+(``storage.reads.page`` assembles the answers).
 
 Data functions take a connection; the assembly is pure, over plain arrays.
 """
@@ -13,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import Connection, func, select
 
+from spikes import Spike
+from storage.answers import OverviewRow, RunningHour, SpikeBadge
 from storage.models import TopicEmotionRollup, TopicRollup
-from storage.queries import _utc_naive as _naive
+from storage.times import utc_naive
 
 HOUR = timedelta(hours=1)
 SPARK_HOURS = 7 * 24
@@ -30,7 +33,7 @@ def hourly_rollups(connection: Connection, *, since: datetime, until: datetime) 
             TopicRollup.count,
             TopicRollup.positive_count,
             TopicRollup.negative_count,
-        ).where(TopicRollup.bucket_start >= _naive(since), TopicRollup.bucket_start < _naive(until))
+        ).where(TopicRollup.bucket_start >= utc_naive(since), TopicRollup.bucket_start < utc_naive(until))
     )
     out: dict[str, dict[datetime, tuple]] = defaultdict(dict)
     for topic, hour, count, positive, negative in rows:
@@ -42,7 +45,7 @@ def emotion_totals(connection: Connection, *, since: datetime, until: datetime) 
     """``{topic: {label: mentions}}`` over ``[since, until)``, one query for every topic."""
     rows = connection.execute(
         select(TopicEmotionRollup.topic_key, TopicEmotionRollup.emotion_label, func.sum(TopicEmotionRollup.count))
-        .where(TopicEmotionRollup.bucket_start >= _naive(since), TopicEmotionRollup.bucket_start < _naive(until))
+        .where(TopicEmotionRollup.bucket_start >= utc_naive(since), TopicEmotionRollup.bucket_start < utc_naive(until))
         .group_by(TopicEmotionRollup.topic_key, TopicEmotionRollup.emotion_label)
     )
     out: dict[str, dict[str, int]] = defaultdict(dict)
@@ -51,16 +54,13 @@ def emotion_totals(connection: Connection, *, since: datetime, until: datetime) 
     return out
 
 
-def _spike_badge(spikes: Sequence) -> dict | None:
+def _spike_badge(spikes: Sequence[Spike]) -> SpikeBadge | None:
     if not spikes:
         return None
     top = max(spikes, key=lambda s: (s.severity, s.bucket_start))
-    return {
-        "severity": top.severity,
-        "kind": top.kind,
-        "bucket_start": top.bucket_start.isoformat(),
-        "count": len(spikes),
-    }
+    return SpikeBadge(
+        severity=top.severity, kind=top.kind, bucket_start=top.bucket_start.isoformat(), count=len(spikes)
+    )
 
 
 def overview_row(
@@ -70,9 +70,9 @@ def overview_row(
     emotions: dict[str, int],
     complete: datetime,
     expected_24h: float | None,
-    spikes: Sequence,
+    spikes: Sequence[Spike],
     configured: bool,
-) -> dict:
+) -> OverviewRow:
     """One topic's row: volumes of the last 24 and 7 x 24 complete hours, the hourly sparkline
     of the week, the partial running hour(s) apart, net sentiment and the dominant emotion of
     the last 24 hours, the change against the expected count, and the highest spike."""
@@ -84,19 +84,19 @@ def overview_row(
     change = None
     if expected_24h is not None and expected_24h > 0:
         change = round(volume_24h / expected_24h - 1.0, 4)
-    return {
-        "key": topic,
-        "configured": configured,
-        "volume_24h": volume_24h,
-        "volume_7d": sum(c for c, _, _ in week),
-        "sparkline": [c for c, _, _ in week],
-        "running": [{"bucket_start": h.isoformat(), "count": c} for h, c in partial],
-        "net_sentiment": round((positive - negative) / volume_24h, 4) if volume_24h else None,
-        "dominant_emotion": max(sorted(emotions), key=lambda label: emotions[label]) if emotions else None,
-        "expected_24h": round(expected_24h, 3) if expected_24h is not None else None,
-        "change": change,
-        "spike": _spike_badge(spikes),
-    }
+    return OverviewRow(
+        key=topic,
+        configured=configured,
+        volume_24h=volume_24h,
+        volume_7d=sum(c for c, _, _ in week),
+        sparkline=[c for c, _, _ in week],
+        running=[RunningHour(bucket_start=h.isoformat(), count=c) for h, c in partial],
+        net_sentiment=round((positive - negative) / volume_24h, 4) if volume_24h else None,
+        dominant_emotion=max(sorted(emotions), key=lambda label: emotions[label]) if emotions else None,
+        expected_24h=round(expected_24h, 3) if expected_24h is not None else None,
+        change=change,
+        spike=_spike_badge(spikes),
+    )
 
 
 def expected_band(expected: np.ndarray, dispersion: np.ndarray) -> tuple[float, float, float] | None:
@@ -114,9 +114,9 @@ def expected_band(expected: np.ndarray, dispersion: np.ndarray) -> tuple[float, 
         m, a = float(mu[0]), float(phi[0])
         if a > 1e-9:
             n = 1.0 / a
-            low, high = stats.nbinom.ppf(BAND_QUANTILES, n, n / (n + m))
+            low, high = np.asarray(stats.nbinom.ppf(BAND_QUANTILES, n, n / (n + m)), dtype=float)
         else:
-            low, high = stats.poisson.ppf(BAND_QUANTILES, m)
+            low, high = np.asarray(stats.poisson.ppf(BAND_QUANTILES, m), dtype=float)
         return total, float(low), float(high)
     sd = float(np.sqrt((mu + phi * mu**2).sum()))
     return total, max(0.0, total - 1.96 * sd), total + 1.96 * sd

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, func, or_, select, true
 
 from inference.language import UND, LanguagePolicy
-from storage import repository
+from storage import answers, repository
 from storage.errors import QueryError
 from storage.models import Mention, MentionTopic
+from storage.query_types import MentionFilter
+from storage.times import iso_utc, utc_naive
 
 WINDOWS = ("hour", "day")
 
@@ -38,10 +40,6 @@ def next_bucket(start: datetime, window: str, tz: ZoneInfo) -> datetime:
     return following
 
 
-def _utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 @dataclass(slots=True)
 class Bucket:
     start: datetime
@@ -52,14 +50,14 @@ class Bucket:
     neutral: int = 0
     negative: int = 0
 
-    def as_dict(self, emotions: dict[str, int] | None) -> dict:
-        return {
-            "start": self.start.isoformat(),
-            "count": self.count,
-            "sentiment_mean": round(self.sentiment_sum / self.count, 6) if self.count else None,
-            "sentiment": {"positive": self.positive, "neutral": self.neutral, "negative": self.negative},
-            "emotions": dict(sorted(emotions.items())) if emotions else {},
-        }
+    def answer(self, emotions: dict[str, int] | None) -> answers.Bucket:
+        return answers.Bucket(
+            start=self.start.isoformat(),
+            count=self.count,
+            sentiment_mean=round(self.sentiment_sum / self.count, 6) if self.count else None,
+            sentiment=answers.SentimentCounts(positive=self.positive, neutral=self.neutral, negative=self.negative),
+            emotions=dict(sorted(emotions.items())) if emotions else {},
+        )
 
 
 def bucket_series(
@@ -70,7 +68,7 @@ def bucket_series(
         raise QueryError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
     if since >= until:
         raise QueryError("since must be before until")
-    first = bucket_start(_utc_naive(since), window, tz)
+    first = bucket_start(utc_naive(since), window, tz)
     buckets: dict[datetime, Bucket] = {}
     cursor = first
     while cursor < until:
@@ -78,7 +76,7 @@ def bucket_series(
         if len(buckets) > max_buckets:
             raise QueryError(f"the range spans more than {max_buckets} {window} buckets; narrow since/until")
         cursor = next_bucket(cursor, window, tz)
-    lo, hi = _utc_naive(first), _utc_naive(cursor)
+    lo, hi = utc_naive(first), utc_naive(cursor)
     starts: dict[datetime, datetime] = {}  # UTC hour -> bucket start, computed once per hour
 
     def start_of(hour: datetime) -> datetime:
@@ -130,41 +128,29 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise QueryError("cursor is not one this API returned") from None
 
 
-@dataclass(frozen=True)
-class MentionFilter:
-    """What a listing or an export of a topic's mentions matches (``GET /v1/mentions``)."""
-
-    topic: str
-    since: datetime | None = None
-    until: datetime | None = None
-    sentiment: str | None = None
-    emotion: str | None = None
-    source: str | None = None
-    language: str | None = None
-    include_unsupported: bool = False
-
-    def conditions(self) -> list:
-        """Without ``language`` or ``include_unsupported``, only mentions the rollups count
-        (``mentions.in_rollups``), so a listing agrees with its topic's aggregates;
-        ``language='und'`` also finds mentions stored before detection (NULL)."""
-        conditions = [MentionTopic.topic_key == self.topic]
-        if self.since is not None:
-            conditions.append(MentionTopic.created_at >= _utc_naive(self.since))
-        if self.until is not None:
-            conditions.append(MentionTopic.created_at < _utc_naive(self.until))
-        if self.sentiment is not None:
-            conditions.append(Mention.sentiment_label == self.sentiment)
-        if self.emotion is not None:
-            conditions.append(Mention.emotion_label == self.emotion)
-        if self.source is not None:
-            conditions.append(Mention.source == self.source)
-        if self.language == UND:
-            conditions.append(or_(Mention.language == UND, Mention.language.is_(None)))
-        elif self.language is not None:
-            conditions.append(Mention.language == self.language)
-        elif not self.include_unsupported:
-            conditions.append(Mention.in_rollups == true())
-        return conditions
+def mention_conditions(where: MentionFilter) -> list:
+    """The SQL conditions of a listing or an export. Without ``language`` or
+    ``include_unsupported``, only mentions the rollups count (``mentions.in_rollups``), so a
+    listing agrees with its topic's aggregates; ``language='und'`` also finds mentions stored
+    before detection (NULL)."""
+    conditions = [MentionTopic.topic_key == where.topic]
+    if where.since is not None:
+        conditions.append(MentionTopic.created_at >= utc_naive(where.since))
+    if where.until is not None:
+        conditions.append(MentionTopic.created_at < utc_naive(where.until))
+    if where.sentiment is not None:
+        conditions.append(Mention.sentiment_label == where.sentiment)
+    if where.emotion is not None:
+        conditions.append(Mention.emotion_label == where.emotion)
+    if where.source is not None:
+        conditions.append(Mention.source == where.source)
+    if where.language == UND:
+        conditions.append(or_(Mention.language == UND, Mention.language.is_(None)))
+    elif where.language is not None:
+        conditions.append(Mention.language == where.language)
+    elif not where.include_unsupported:
+        conditions.append(Mention.in_rollups == true())
+    return conditions
 
 
 def count_mentions(connection: Connection, *, where: MentionFilter, cap: int) -> int:
@@ -172,7 +158,7 @@ def count_mentions(connection: Connection, *, where: MentionFilter, cap: int) ->
     matching = (
         select(MentionTopic.mention_id)
         .join(Mention, MentionTopic.mention_id == Mention.id)
-        .where(*where.conditions())
+        .where(*mention_conditions(where))
         .limit(cap)
         .subquery()
     )
@@ -200,10 +186,10 @@ def mentions_page(
     limit: int,
     cursor: str | None,
     policy: LanguagePolicy | None = None,
-) -> tuple[list[dict], str | None]:
+) -> tuple[list[answers.MentionItem], str | None]:
     """Newest first; keyset pagination on (created_at, id) through the topic index."""
     policy = policy or LanguagePolicy()
-    conditions = where.conditions()
+    conditions = mention_conditions(where)
     if cursor is not None:
         after_time, after_id = decode_cursor(cursor)
         conditions.append(
@@ -235,19 +221,20 @@ def mentions_page(
     rows = list(connection.execute(statement))
     page = rows[:limit]
     items = [
-        {
-            "id": row.id,
-            "external_id": row.external_id,
-            "text": row.text,
-            "source": row.source,
-            "created_at": row.created_at.replace(tzinfo=UTC).isoformat(),
-            "sentiment": {"label": row.sentiment_label, "score": row.sentiment_score}
-            | ({"scores": row.sentiment_scores} if row.sentiment_scores is not None else {}),
-            "emotion": {"label": row.emotion_label, "scores": row.emotion_scores},
-            "topic_score": row.score,
-            "language": row.language or UND,
-            "language_supported": policy.is_supported(row.language),
-        }
+        answers.MentionItem(
+            id=row.id,
+            external_id=row.external_id,
+            text=row.text,
+            source=row.source,
+            created_at=iso_utc(row.created_at),
+            sentiment=answers.SentimentAnswer(
+                label=row.sentiment_label, score=row.sentiment_score, scores=row.sentiment_scores
+            ),
+            emotion=answers.EmotionAnswer(label=row.emotion_label, scores=row.emotion_scores),
+            topic_score=row.score,
+            language=row.language or UND,
+            language_supported=policy.is_supported(row.language),
+        )
         for row in page
     ]
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None

@@ -69,7 +69,8 @@ def rebuild_rollups(
     ).one()
     lo, hi = id_bounds(connection)
     topics: set[str] = set()
-    for start in range(lo, hi + 1, range_size) if lo is not None else ():
+    starts = range(lo, hi + 1, range_size) if lo is not None and hi is not None else range(0)
+    for start in starts:
         delta = RollupDelta()
         rows = connection.execute(
             select(
@@ -84,6 +85,8 @@ def rebuild_rollups(
             .where(done, Mention.in_rollups == true(), and_(Mention.id >= start, Mention.id < start + range_size))
         )
         for topic, created_at, score, label, emotion, version in rows:  # one row per mention and topic
+            if score is None or label is None or emotion is None:
+                continue  # a classified mention always has them; a row without counts nowhere
             delta.add(
                 Contribution(
                     created_at=created_at,
@@ -97,7 +100,7 @@ def rebuild_rollups(
         repository.apply_rollup_delta(connection, delta=delta)
         topics |= delta.topics
         if progress is not None:
-            progress(min(range_size, hi + 1 - start))
+            progress(min(range_size, starts.stop - start))
     report.topics = len(topics)
     report.rollup_rows = int(connection.execute(select(func.count()).select_from(TopicRollup)).scalar_one())
     return report

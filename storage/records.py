@@ -74,9 +74,10 @@ def parse_timestamp(value: str | datetime | None, *, now: datetime, future_toler
 
 @dataclass(frozen=True, slots=True)
 class MentionRecord:
-    """A mention as a client sent it, before or after classification."""
+    """A mention as a client sent it, before or after classification. ``text`` is None only
+    for a row recorded as failed whose text could not be kept (missing, not text, too long)."""
 
-    text: str
+    text: str | None
     external_id: str | None = None
     created_at: str | datetime | None = None
     source: str | None = None
@@ -90,7 +91,7 @@ class MentionRecord:
     key_by_content: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PreparedMention:
     """A validated record with its storage keys computed."""
 
@@ -140,6 +141,26 @@ def record_problem(record: MentionRecord, *, rules: RecordRules, now: datetime) 
     return None
 
 
+def _prepared(record: MentionRecord, created: datetime | None, now: datetime) -> PreparedMention:
+    """``record`` with its content hash and idempotency key; no posting time: ``now``."""
+    digest = content_hash(record.text or "")
+    source = record.source or None
+    return PreparedMention(
+        record=record,
+        content_hash=digest,
+        created_at=created or now.astimezone(UTC).replace(tzinfo=None),
+        given_created_at=created is not None,
+        idempotency_key=idempotency_key(
+            external_id=record.external_id,
+            digest=digest,
+            source=source,
+            created_at=created,
+            by_content=record.key_by_content,
+        ),
+        source=source,
+    )
+
+
 def prepare(
     records: Sequence[MentionRecord],
     *,
@@ -164,24 +185,31 @@ def prepare(
         created = parse_timestamp(
             record.created_at, now=now, future_tolerance=_ANY_TIME if checked else rules.future_tolerance
         )
-        digest = content_hash(record.text)
-        source = record.source or None
-        prepared.append(
-            PreparedMention(
-                record=record,
-                content_hash=digest,
-                created_at=created or now.replace(tzinfo=None),
-                given_created_at=created is not None,
-                idempotency_key=idempotency_key(
-                    external_id=record.external_id,
-                    digest=digest,
-                    source=source,
-                    created_at=created,
-                    by_content=record.key_by_content,
-                ),
-                source=source,
-            )
+        prepared.append(_prepared(record, created, now))
+    return prepared
+
+
+def prepare_failed(
+    failures: Sequence[tuple[MentionRecord, str]], *, max_text_chars: int, now: datetime
+) -> list[PreparedMention]:
+    """Rows a job could not process, keyed like any other so a re-run records them once:
+    the reason kept (2,000 characters at most), a text that is not a string or over
+    ``max_text_chars`` not kept, an unparseable posting time replaced by ``now``."""
+    prepared = []
+    for record, reason in failures:
+        text = record.text if isinstance(record.text, str) and len(record.text) <= max_text_chars else None
+        try:
+            created = parse_timestamp(record.created_at, now=now, future_tolerance=_ANY_TIME)
+        except ValueError:
+            created = None
+        kept = MentionRecord(
+            text=text,
+            external_id=record.external_id,
+            source=record.source,
+            error=reason[:2000],
+            key_by_content=record.key_by_content,
         )
+        prepared.append(_prepared(kept, created, now))
     return prepared
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
@@ -95,7 +95,8 @@ def find_by_keys(connection: Connection, *, keys: Sequence[str]) -> dict[str, St
     found: dict[str, StoredMention] = {}
     for chunk in _chunks(list(keys)):
         for stored in _stored(connection, Mention.idempotency_key.in_(chunk)):
-            found[stored.idempotency_key] = stored
+            if stored.idempotency_key is not None:  # it matched one of ``keys``
+                found[stored.idempotency_key] = stored
     return found
 
 
@@ -161,7 +162,9 @@ def _pg_execute_values(connection: Connection, sql: str, values: list[tuple]) ->
     """
     from psycopg2.extras import execute_values
 
-    cursor = connection.connection.dbapi_connection.cursor()
+    raw = connection.connection.dbapi_connection
+    assert raw is not None, "a connection in a transaction holds its DB-API connection"
+    cursor = raw.cursor()
     try:
         execute_values(cursor, sql, values, page_size=1000)
     finally:
@@ -295,7 +298,7 @@ def rollup_rows(connection: Connection, *, topic: str, since: datetime, until: d
         TopicRollup.neutral_count,
         TopicRollup.negative_count,
     ).where(TopicRollup.topic_key == topic, TopicRollup.bucket_start >= since, TopicRollup.bucket_start < until)
-    return connection.execute(statement).tuples().all()
+    return list(connection.execute(statement).tuples().all())
 
 
 def emotion_rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list[tuple]:
@@ -310,7 +313,7 @@ def emotion_rollup_rows(connection: Connection, *, topic: str, since: datetime, 
         )
         .order_by(TopicEmotionRollup.bucket_start)
     )
-    return connection.execute(statement).tuples().all()
+    return list(connection.execute(statement).tuples().all())
 
 
 def topic_exists(connection: Connection, *, topic: str) -> bool:
@@ -329,3 +332,31 @@ def known_topics(connection: Connection) -> list[tuple[str, int, datetime | None
         .order_by(TopicRollup.topic_key)
     )
     return [(key, int(total or 0), latest) for key, total, latest in rows]
+
+
+def mark_failed(connection: Connection, *, failures: Sequence[tuple[int, str]]) -> int:
+    """Mark stored, unfinished mentions (by id) as failed with a reason (cut at 2,000
+    characters); done ones stay. Returns how many rows changed."""
+    statement = (
+        update(Mention)
+        .where(Mention.id == bindparam("mention_id"), Mention.processing_status != "done")
+        .values(processing_status="failed", error=bindparam("reason"))
+    )
+    result = connection.execute(statement, [{"mention_id": i, "reason": r[:2000]} for i, r in failures])
+    return result.rowcount
+
+
+def prune_before(connection: Connection, *, cutoff: datetime) -> tuple[int, int]:
+    """Drop the texts and embeddings of mentions posted before ``cutoff`` (naive UTC); rollups
+    stay. Returns (texts pruned, embeddings pruned)."""
+    old_ids = select(Mention.id).where(Mention.created_at < cutoff)
+    embeddings = connection.execute(delete(MentionEmbedding).where(MentionEmbedding.mention_id.in_(old_ids)))
+    texts = connection.execute(
+        update(Mention).where(Mention.created_at < cutoff, Mention.text.is_not(None)).values(text=None)
+    )
+    return texts.rowcount, embeddings.rowcount
+
+
+def ping(connection: Connection) -> None:
+    """One round trip: the database answers."""
+    connection.execute(select(literal(1))).scalar_one()

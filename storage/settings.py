@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inference.config_files import load_config
-from inference.settings import project_configs_dir
-from storage.spikes.settings import SpikeSettings
+from inference.config_files import load_settings
+from spikes.settings import SpikeSettings
 
 DATABASE_URL_ENV = "MOODWIRE_DATABASE_URL"
 DATA_DIR_ENV = "MOODWIRE_DATA_DIR"
@@ -34,11 +33,7 @@ class StorageSettings(BaseModel):
 
 
 def load_storage_settings(path: Path | None = None) -> StorageSettings:
-    if path is None:
-        path = project_configs_dir() / "storage.yaml"
-        if not path.is_file():
-            return StorageSettings()
-    return load_config(path, StorageSettings)
+    return load_settings(StorageSettings, path, default_name="storage.yaml")
 
 
 def default_data_dir() -> Path:

@@ -15,14 +15,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import BigInteger, Connection, cast, func, select, true
 
+from spikes.series import TopicSeries, ceil_hour
 from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
-from storage.spikes.series import TopicSeries, ceil_hour
+from storage.times import utc_naive
 
 HOUR = timedelta(hours=1)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _counted():
@@ -36,8 +33,8 @@ def mixed_model_topics(connection: Connection, *, since: datetime, until: dateti
     statement = (
         select(TopicModelRollup.topic_key)
         .where(
-            TopicModelRollup.bucket_start >= _naive(since).replace(minute=0, second=0, microsecond=0),
-            TopicModelRollup.bucket_start < _naive(until),
+            TopicModelRollup.bucket_start >= utc_naive(since).replace(minute=0, second=0, microsecond=0),
+            TopicModelRollup.bucket_start < utc_naive(until),
             TopicModelRollup.count > 0,
         )
         .group_by(TopicModelRollup.topic_key)
@@ -73,7 +70,7 @@ def topic_series(
     ``mute_mix`` is set for topics with mixed model versions in ``[mute_since, until)``.
     ``since`` must be on the hour."""
     until = ceil_hour(until)  # the running hour's rows too (the detector leaves it unscored)
-    lo, hi = _naive(since), _naive(until)
+    lo, hi = utc_naive(since), utc_naive(until)
     hours = int((until - since) / HOUR)
     rows = connection.execute(
         select(
@@ -140,7 +137,7 @@ def topic_series(
 
 def emotion_totals(connection: Connection, *, topic: str, since: datetime, until: datetime) -> tuple[int, dict]:
     """A topic's counted mentions in ``[since, until)`` and their count per emotion label."""
-    lo, hi = _naive(since), _naive(until)
+    lo, hi = utc_naive(since), utc_naive(until)
     total = connection.execute(
         select(func.coalesce(func.sum(TopicRollup.count), 0)).where(
             TopicRollup.topic_key == topic, TopicRollup.bucket_start >= lo, TopicRollup.bucket_start < hi
@@ -161,8 +158,8 @@ def emotion_totals(connection: Connection, *, topic: str, since: datetime, until
 def _topic_mentions(topic: str, since: datetime, until: datetime):
     return (
         MentionTopic.topic_key == topic,
-        MentionTopic.created_at >= _naive(since),
-        MentionTopic.created_at < _naive(until),
+        MentionTopic.created_at >= utc_naive(since),
+        MentionTopic.created_at < utc_naive(until),
         *_counted(),
     )
 
@@ -212,4 +209,4 @@ def text_sample(connection: Connection, *, topic: str, since: datetime, until: d
         .order_by(Mention.content_hash, Mention.id)
         .limit(limit)
     )
-    return list(connection.execute(statement).scalars())
+    return [text for text in connection.execute(statement).scalars() if text is not None]

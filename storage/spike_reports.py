@@ -1,7 +1,8 @@
-"""Spikes over the stored rollups, with what explains them: the service's half of issue 14.
+"""Spikes over the stored rollups, with what explains them: storage's half of the detector.
 
-``storage.spikes`` is the pure detector; this module reads its inputs (``storage.spike_queries``)
-and turns its ``Spike`` records into the answer of ``moodwire spikes`` and ``GET /v1/spikes``.
+``spikes`` is the pure detector; this module reads its inputs (``storage.spike_queries``)
+and turns its ``Spike`` records into the typed answers of ``moodwire spikes`` and
+``GET /v1/spikes`` (``storage.answers``). ``storage.reads.spikes`` caches them.
 
 Why a warm-up: ``detect`` gives a bucket the same verdict whatever range asks only if it knows
 the flags of the ``baseline_days`` before the range (a past spike must stay out of later
@@ -13,19 +14,19 @@ earlier flags; that can only matter when spikes follow each other within a few w
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from spikes import Scoring, Spike, SpikeSettings, backtest, score
+from spikes.series import HOUR, ceil_hour
+from spikes.settings import SPIKE_KIND
+from spikes.terms import MAX_TEXTS, top_terms
 from storage import spike_queries
+from storage.answers import EmotionMove, Explanation, MentionSample, SourceCount, SpikeFields, Term
 from storage.errors import InvalidSpikeKindError, SpikeQueryError, database_errors
-from storage.spikes import Scoring, Spike, SpikeSettings, backtest, score
-from storage.spikes.series import HOUR, ceil_hour
-from storage.spikes.terms import MAX_TEXTS, top_terms
 
 DAY = timedelta(days=1)
-KIND = re.compile(r"volume|sentiment:negative|emotion:[a-z][a-z_]*")
 MENTIONS_SHOWN = 5
 SOURCES_SHOWN = 5
 MAX_BACKTEST_DAYS = 366
@@ -33,7 +34,7 @@ MAX_BACKTEST_DAYS = 366
 
 def check_filters(*, kind: str | None, min_severity: int | None) -> None:
     """Validate the filters before anything touches the database."""
-    if kind is not None and not KIND.fullmatch(kind):
+    if kind is not None and not SPIKE_KIND.fullmatch(kind):
         raise InvalidSpikeKindError(
             f"kind must be volume, sentiment:negative or emotion:<label> (e.g. emotion:anger), got {kind!r}"
         )
@@ -68,7 +69,7 @@ def score_range(engine: Engine, *, settings: SpikeSettings, since: datetime, unt
     )
 
 
-def _moved_most(bucket: tuple[int, dict], baseline: tuple[int, dict]) -> dict | None:
+def _moved_most(bucket: tuple[int, dict], baseline: tuple[int, dict]) -> EmotionMove | None:
     (n, labels), (m, base) = bucket, baseline
     if not n or not (labels or base):
         return None
@@ -77,53 +78,53 @@ def _moved_most(bucket: tuple[int, dict], baseline: tuple[int, dict]) -> dict | 
         share, base_share = labels.get(label, 0) / n, base.get(label, 0) / m if m else 0.0
         moves.append((-abs(share - base_share), label, share, base_share))
     _, label, share, base_share = min(moves)
-    return {"label": label, "share": round(share, 4), "baseline_share": round(base_share, 4)}
+    return EmotionMove(label=label, share=round(share, 4), baseline_share=round(base_share, 4))
 
 
-def explain(engine: Engine, *, settings: SpikeSettings, topic: str, bucket_start: datetime) -> dict:
+def explain(engine: Engine, *, settings: SpikeSettings, topic: str, bucket_start: datetime) -> Explanation:
     """What lies behind a topic's bucket: its top sources, the emotion whose share moved most
     against the baseline window, up to five representative mentions and the top terms of its
     texts against the baseline's (samples of at most ``MAX_TEXTS`` each)."""
     bucket_end = bucket_start + timedelta(hours=1)
     base_from = bucket_start - settings.baseline_days * DAY
     base_to = bucket_start - timedelta(hours=settings.guard_hours)
-    window = {"topic": topic, "since": bucket_start, "until": bucket_end}
-    base_window = {"topic": topic, "since": base_from, "until": base_to}
+    bucket = {"since": bucket_start, "until": bucket_end}
+    base = {"since": base_from, "until": base_to}
     with database_errors(what="explaining a spike"), engine.connect() as connection:
-        sources = spike_queries.top_sources(connection, **window, limit=SOURCES_SHOWN)
+        sources = spike_queries.top_sources(connection, topic=topic, **bucket, limit=SOURCES_SHOWN)
         moved = _moved_most(
-            spike_queries.emotion_totals(connection, **window),
-            spike_queries.emotion_totals(connection, **base_window),
+            spike_queries.emotion_totals(connection, topic=topic, **bucket),
+            spike_queries.emotion_totals(connection, topic=topic, **base),
         )
-        mentions = spike_queries.representative_mentions(connection, **window, limit=MENTIONS_SHOWN)
-        spike_texts = spike_queries.text_sample(connection, **window, limit=MAX_TEXTS)
-        base_texts = spike_queries.text_sample(connection, **base_window, limit=MAX_TEXTS)
-    return {
-        "top_sources": sources,
-        "emotion_moved_most": moved,
-        "mentions": mentions,
-        "top_terms": top_terms(spike_texts, base_texts),
-    }
+        mentions = spike_queries.representative_mentions(connection, topic=topic, **bucket, limit=MENTIONS_SHOWN)
+        spike_texts = spike_queries.text_sample(connection, topic=topic, **bucket, limit=MAX_TEXTS)
+        base_texts = spike_queries.text_sample(connection, topic=topic, **base, limit=MAX_TEXTS)
+    return Explanation(
+        top_sources=[SourceCount(**source) for source in sources],
+        emotion_moved_most=moved,
+        mentions=[MentionSample(**mention) for mention in mentions],
+        top_terms=[Term(**term) for term in top_terms(spike_texts, base_texts)],
+    )
 
 
-def spike_fields(spike: Spike) -> dict:
+def spike_fields(spike: Spike) -> SpikeFields:
     """The answer's fields of one spike; ``p_value`` carries the adjusted ``q_value`` (the
     number the verdict was made on)."""
-    return {
-        "topic": spike.topic,
-        "kind": spike.kind,
-        "bucket_start": spike.bucket_start.isoformat(),
-        "bucket_end": spike.bucket_end.isoformat(),
-        "observed": spike.observed,
-        "expected": round(spike.expected, 4),
-        "lift": round(spike.lift, 4),
-        "p_value": spike.q_value,
-        "severity": spike.severity,
-    }
+    return SpikeFields(
+        topic=spike.topic,
+        kind=spike.kind,
+        bucket_start=spike.bucket_start.isoformat(),
+        bucket_end=spike.bucket_end.isoformat(),
+        observed=spike.observed,
+        expected=round(spike.expected, 4),
+        lift=round(spike.lift, 4),
+        p_value=spike.q_value,
+        severity=spike.severity,
+    )
 
 
 def backtest_range(engine: Engine, *, settings: SpikeSettings, days: int, now: datetime) -> dict:
-    """``storage.spikes.backtest`` over the stored rollups: spikes per topic per week over the
+    """``spikes.backtest`` over the stored rollups: spikes per topic per week over the
     last ``days`` days of complete buckets, to tune ``alpha``, ``min_count`` and ``min_lift``."""
     if not 1 <= days <= MAX_BACKTEST_DAYS:
         raise SpikeQueryError(f"days must be between 1 and {MAX_BACKTEST_DAYS}, got {days}", param="days")
@@ -133,4 +134,4 @@ def backtest_range(engine: Engine, *, settings: SpikeSettings, days: int, now: d
     with database_errors(what="reading the rollups for the backtest"), engine.connect() as connection:
         series = spike_queries.topic_series(connection, since=first - baseline, until=end, mute_since=first - baseline)
     report = backtest(series, days=days, now=now, settings=settings)
-    return report | {"spikes": [spike_fields(s) for s in report["spikes"]]}
+    return report | {"spikes": [spike_fields(s).model_dump(mode="json") for s in report["spikes"]]}

@@ -33,7 +33,7 @@ def with_pipeline(config: Path | None, pipeline_config: Path, folder: Path) -> P
     """A copy of the backfill config (default configs/backfill.yaml) naming ``pipeline_config``."""
     import yaml
 
-    from inference.settings import project_configs_dir
+    from inference.config_files import project_configs_dir
 
     source = config or project_configs_dir() / "backfill.yaml"
     settings = yaml.safe_load(source.read_text(encoding="utf-8")) or {}

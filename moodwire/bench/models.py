@@ -54,14 +54,35 @@ def _plain_forward_seconds(loaded, texts: Sequence[str]) -> float:
     return time.perf_counter() - started
 
 
+def _fake_seconds(model, texts: Sequence[str]) -> float:
+    """A fake model (``source: fake``) has no forward pass to time: its own call is its raw."""
+    started = time.perf_counter()
+    if hasattr(model, "predict_proba"):
+        model.predict_proba(texts)
+    else:
+        model.embed(texts)
+    return time.perf_counter() - started
+
+
+def _is_fake(model) -> bool:
+    from inference.fake_models import FakeEmbedder, FakeEmotionModel
+
+    return isinstance(model, FakeEmotionModel | FakeEmbedder)
+
+
+def _seconds(model, texts: Sequence[str]) -> float:
+    return _fake_seconds(model, texts) if _is_fake(model) else _plain_forward_seconds(model, texts)
+
+
 def bench_raw(models: LoadedModels, texts: Sequence[str]) -> dict:
     """Both models' plain batched forward passes over every window of every text: the
-    configured models (runtime and ``dtype: int8`` included), tokenisation counted, nothing else."""
+    configured models (runtime and ``dtype: int8`` included), tokenisation counted, nothing
+    else; for a fake model (``source: fake``), its own call."""
     emotion, embedder = models.emotion, models.embedder
-    _plain_forward_seconds(emotion, texts[:64])  # warm-up
+    _seconds(emotion, texts[:64])  # warm-up
     # Best of two passes: the limit is what the machine can do, not what a noisy moment gave.
-    emotion_s = min(_plain_forward_seconds(emotion, texts) for _ in range(2))
-    embedding_s = min(_plain_forward_seconds(embedder, texts) for _ in range(2))
+    emotion_s = min(_seconds(emotion, texts) for _ in range(2))
+    embedding_s = min(_seconds(embedder, texts) for _ in range(2))
     seconds = emotion_s + embedding_s
     return {
         "run": "raw",
@@ -72,9 +93,15 @@ def bench_raw(models: LoadedModels, texts: Sequence[str]) -> dict:
         "embedding_texts_per_s": round(len(texts) / embedding_s, 1),
         "batch_size": RAW_BATCH_SIZE,
         "threads": torch.get_num_threads(),
-        "dtype": emotion.spec.dtype,
-        "runtime": "onnxruntime" if type(emotion.model).__name__ == "OnnxEncoder" else "torch",
+        "dtype": emotion.spec.dtype if emotion.spec is not None else "auto",
+        "runtime": _runtime(emotion),
     }
+
+
+def _runtime(emotion) -> str:
+    if _is_fake(emotion):
+        return "fake"
+    return "onnxruntime" if type(emotion.model).__name__ == "OnnxEncoder" else "torch"
 
 
 def naive_pipeline(models: LoadedModels, settings: PipelineSettings):

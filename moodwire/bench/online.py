@@ -18,7 +18,7 @@ from typing import NamedTuple
 import httpx
 import yaml
 
-from inference.settings import project_configs_dir
+from inference.config_files import project_configs_dir
 from moodwire.bench import cpu_share
 from serve_app.ingress import free_port
 

@@ -1,7 +1,7 @@
 """The analyst page's overview on a large database, and the README's screenshots.
 
 ``bench_overview``: seed N mentions spread over 90 days (SQL inside the database, so a
-million rows take seconds), then time ``AggregationService.overview`` (what ``GET
+million rows take seconds), then time ``PageReads.overview`` (what ``GET
 /v1/overview`` answers) cold (a fresh service: the spike scoring is computed) and warm (the
 scoring cached, the rollups read again), and after a write to the running hour (which must
 not re-score). The baseline, measured in the same run, is the page built from the per-topic
@@ -20,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from moodwire.bench.storage import EMOTIONS, SEED_SQL, TOPICS, fresh_database
-from storage.service import AggregationService
+from moodwire.bench.storage import EMOTIONS, SEED_SQL, TOPICS, count_rollups, fresh_database
+from storage.factory import Storage
+from storage.query_types import RangeQuery, SpikeQuery
 from storage.settings import StorageSettings
 
-# SQLite's form of moodwire.bench.storage.SEED_SQL (PostgreSQL): the same shape of data, with
-# times written as SQLAlchemy writes them on SQLite (microseconds included), so they compare.
+# SQLite's form of moodwire.bench.storage.SEED_SQL (PostgreSQL): the same mentions and topics,
+# with times written as SQLAlchemy writes them on SQLite (microseconds included), so they
+# compare; their rollups are counted by storage.rebuild, as for PostgreSQL.
 SQLITE_SEED = """
 WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n)
 INSERT INTO mentions (external_id, idempotency_key, content_hash, text, source, created_at, ingested_at,
@@ -41,17 +43,6 @@ SELECT id, json_extract(:topics, '$[' || (id % 11) || ']'), 0.4, created_at FROM
 INSERT INTO mention_topics (mention_id, topic_key, score, created_at)
 SELECT id, json_extract(:topics, '$[' || ((id / 11) % 11) || ']'), 0.3, created_at FROM mentions
 WHERE id % 3 = 0 AND (id / 11) % 11 <> id % 11;
-INSERT INTO topic_rollups
-SELECT t.topic_key, strftime('%Y-%m-%d %H:00:00.000000', m.created_at), count(*), sum(m.sentiment_score),
-    sum(m.sentiment_score * m.sentiment_score), sum(m.sentiment_label = 'positive'),
-    sum(m.sentiment_label = 'neutral'), sum(m.sentiment_label = 'negative')
-FROM mention_topics t JOIN mentions m ON m.id = t.mention_id GROUP BY 1, 2;
-INSERT INTO topic_emotion_rollups
-SELECT t.topic_key, strftime('%Y-%m-%d %H:00:00.000000', m.created_at), m.emotion_label, count(*)
-FROM mention_topics t JOIN mentions m ON m.id = t.mention_id GROUP BY 1, 2, 3;
-INSERT INTO topic_model_rollups
-SELECT t.topic_key, strftime('%Y-%m-%d %H:00:00.000000', m.created_at), m.model_version, count(*)
-FROM mention_topics t JOIN mentions m ON m.id = t.mention_id GROUP BY 1, 2, 3;
 ANALYZE;
 """
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
@@ -69,6 +60,7 @@ def seed(engine: Engine, count: int) -> float:
     with engine.begin() as connection:
         for statement in filter(str.strip, (SEED_SQL if postgres else SQLITE_SEED).split(";\n")):
             connection.execute(text(statement), params)
+        count_rollups(connection)
     return time.perf_counter() - started
 
 
@@ -99,22 +91,22 @@ def bench_overview(url: str | None, count: int, repeats: int = 20) -> list[dict]
         print(f"bench overview: seeding {count} mentions", file=sys.stderr)
         seeded_s = seed(engine, count)
 
-        def service() -> AggregationService:
-            return AggregationService(engine, settings=StorageSettings(), clock=lambda: NOW, topic_keys=TOPICS)
+        def storage() -> Storage:
+            return Storage.over(engine, settings=StorageSettings(), clock=lambda: NOW, topic_keys=TOPICS)
 
         def per_topic_page() -> None:
-            fresh = service()
+            reads = storage().reads
             for topic in TOPICS:
-                fresh.aggregate(topic, "hour", since=NOW - timedelta(days=7), until=NOW)
-            fresh.spikes(since=NOW - timedelta(hours=24))
+                reads.topics.aggregate(RangeQuery(topic=topic, since=NOW - timedelta(days=7), until=NOW))
+            reads.spikes.spikes(SpikeQuery(since=NOW - timedelta(hours=24)))
 
         baseline = _ms(per_topic_page, 3)
-        cold = _ms(lambda: service().overview(), 3)
-        warm_service = service()
-        warm_service.overview()
-        warm = _ms(warm_service.overview, repeats)
-        after_write = _ms(lambda: (warm_service.ingest([running_hour_mention()]), warm_service.overview()), 5)
-        rows = warm_service.overview()["topics"]
+        cold = _ms(lambda: storage().reads.page.overview(), 3)
+        warm = storage()
+        warm.reads.page.overview()
+        warm_ms = _ms(warm.reads.page.overview, repeats)
+        after_write = _ms(lambda: (warm.writes.ingest([running_hour_mention()]), warm.reads.page.overview()), 5)
+        rows = warm.reads.page.overview().topics
     figures = {
         "run": "overview",
         "database": engine.dialect.name,
@@ -123,8 +115,8 @@ def bench_overview(url: str | None, count: int, repeats: int = 20) -> list[dict]
         "seed_s": round(seeded_s, 1),
         "baseline_per_topic_routes_ms": round(statistics.median(baseline), 1),
         "overview_cold_ms": round(statistics.median(cold), 1),
-        "overview_warm_p50_ms": round(statistics.median(warm), 1),
-        "overview_warm_max_ms": round(max(warm), 1),
+        "overview_warm_p50_ms": round(statistics.median(warm_ms), 1),
+        "overview_warm_max_ms": round(max(warm_ms), 1),
         "write_then_overview_p50_ms": round(statistics.median(after_write), 1),
     }
     figures["cold_speedup_vs_baseline"] = round(

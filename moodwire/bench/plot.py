@@ -97,18 +97,22 @@ def plot(files: list[tuple[str, list[dict]]], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
+def draw(args: list[str]) -> int:
     if len(args) < 2:
-        print("usage: python -m moodwire.bench.plot ONLINE.jsonl [MORE.jsonl ...] OUT.png", file=sys.stderr)
-        return 2
+        raise ValueError("usage: python -m moodwire.bench.plot ONLINE.jsonl [MORE.jsonl ...] OUT.png")
     files = [(Path(name).stem, read_runs(Path(name))) for name in args[:-1]]
     empty = [name for name, runs in zip(args[:-1], files, strict=True) if not any(r["run"] != "raw" for r in runs[1])]
     if empty:
-        print(f"{empty[0]}: no online runs", file=sys.stderr)
-        return 2
+        raise ValueError(f"{empty[0]}: no online runs")
     plot(files, Path(args[-1]))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Errors exit by the one table (``entrypoints.exit_codes``): one line, exit 2."""
+    from entrypoints.exit_codes import run_command
+
+    return run_command("moodwire.bench.plot", lambda: draw(argv if argv is not None else sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ def bench_precision(texts: list[str], goemotions: Path | None) -> list[dict]:
     """Raw throughput of both models in each variant on the same texts, and the emotion
     model's GoEmotions dev macro-F1 in each (when the data set is given). The headline
     (last) run is ONNX Runtime int8, the fastest option."""
-    from inference.quality import goemotions_macro_f1
     from moodwire.bench.models import LoadedModels, bench_raw
+    from training.quality import goemotions_macro_f1
 
     base = load_pipeline_settings(None)
     runs = []

@@ -88,7 +88,7 @@ def demo_records(now: datetime, days: int = 35, seed: int = 3) -> tuple[list, da
     return records, surge
 
 
-def main(out_dir: Path = ROOT / "docs") -> int:
+def take(out_dir: Path = ROOT / "docs") -> int:
     import httpx
     import ray
     from playwright.sync_api import sync_playwright
@@ -99,8 +99,7 @@ def main(out_dir: Path = ROOT / "docs") -> int:
     from storage.factory import open_service
 
     if not Path(CHROMIUM).exists():
-        print(f"screenshots: {CHROMIUM} is missing (apt-get install -y chromium)", file=sys.stderr)
-        return 2
+        raise ValueError(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     now = datetime.now(UTC)
     folder = tempfile.mkdtemp(prefix="moodwire-shots-")
     url = f"sqlite:///{folder}/demo.db"
@@ -149,6 +148,13 @@ def main(out_dir: Path = ROOT / "docs") -> int:
         ray.shutdown()
     print(f"screenshots: wrote {out_dir / 'page-overview.png'} and {out_dir / 'page-topic.png'}", file=sys.stderr)
     return 0
+
+
+def main(out_dir: Path = ROOT / "docs") -> int:
+    """Errors exit by the one table (``entrypoints.exit_codes``): one line, exit 2."""
+    from entrypoints.exit_codes import run_command
+
+    return run_command("moodwire.bench.screenshots", lambda: take(out_dir))
 
 
 if __name__ == "__main__":

@@ -68,21 +68,24 @@ def plot_soak(runs: list[dict], out: Path) -> None:
     fig.savefig(out, dpi=110, bbox_inches="tight")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
+def draw(args: list[str]) -> int:
     if len(args) != 2:
-        print("usage: python -m moodwire.bench.soak_plot SOAK.jsonl OUT.png", file=sys.stderr)
-        return 2
+        raise ValueError("usage: python -m moodwire.bench.soak_plot SOAK.jsonl OUT.png")
     runs = read_soak(Path(args[0]))
     if not any(r["run"] == "soak" for r in runs):
-        print(f"{args[0]}: no soak summary line", file=sys.stderr)
-        return 2
+        raise ValueError(f"{args[0]}: no soak summary line")
     try:
         plot_soak(runs, Path(args[1]))
     except ImportError:
-        print(MISSING_MATPLOTLIB, file=sys.stderr)
-        return 2
+        raise ValueError(MISSING_MATPLOTLIB) from None
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Errors exit by the one table (``entrypoints.exit_codes``): one line, exit 2."""
+    from entrypoints.exit_codes import run_command
+
+    return run_command("moodwire.bench.soak_plot", lambda: draw(argv if argv is not None else sys.argv[1:]))
 
 
 if __name__ == "__main__":

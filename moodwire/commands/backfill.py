@@ -6,12 +6,10 @@ import argparse
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from batch_jobs.backfill import build_parser
+    from batch_jobs.backfill import add_arguments
 
-    template = build_parser()
     parser = commands.add_parser("backfill", help="classify and store files of mentions in bulk (Ray Data)")
-    for action in template._actions[1:]:  # reuse the job's own arguments, minus --help
-        parser._add_action(action)
+    add_arguments(parser)  # the job's own arguments
     parser.set_defaults(handler=run)
 
 

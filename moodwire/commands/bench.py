@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from serve_app.ingress import DEFAULT_INGRESS, INGRESS_KINDS
@@ -117,7 +116,7 @@ def check_app(url: str) -> None:
     (``ServiceUnreachableError``, exit 1)."""
     import httpx
 
-    from moodwire.exit_codes import ServiceUnreachableError
+    from entrypoints.exit_codes import ServiceUnreachableError
 
     try:
         status = httpx.get(f"{url.rstrip('/')}/readyz", timeout=10).status_code
@@ -142,23 +141,41 @@ def soak_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def bench_backend(args: argparse.Namespace) -> str | None:
+    """What ran the models of this bench: ``fake`` (``source: fake``, placeholders), else the
+    emotion model's runtime (``onnxruntime``, ``torch``); None for kinds without models."""
+    if args.bench_command == "overview":
+        return None
+    from inference.fake_models import fake_sources
+    from inference.settings import load_pipeline_settings
+
+    settings = load_pipeline_settings(getattr(args, "pipeline_config", None))
+    if fake_sources(settings):
+        return "fake"
+    from inference.device import resolve_runtime
+
+    spec = settings.emotion
+    return resolve_runtime(spec.runtime, spec.device, spec.dtype)
+
+
 def run(args: argparse.Namespace) -> int:
     from moodwire.bench.runner import run_kind
 
     if args.texts < 1 or args.raw_texts < 1:
-        print("bench: --texts and --raw-texts must be at least 1", file=sys.stderr)
-        return 2
+        raise ValueError("--texts and --raw-texts must be at least 1")
     if args.bench_command == "soak":
         problem = soak_problem(args)
         if problem:
-            print(f"bench soak: {problem}", file=sys.stderr)
-            return 2
+            raise ValueError(f"soak {problem}")
     if args.database_url is not None and args.bench_command in DATABASE_KINDS:
         check_database(args.database_url)
     if getattr(args, "url", None):
         check_app(args.url)
     runs = run_kind(args)
+    backend = bench_backend(args)
     for figures in runs:
+        if backend is not None:
+            figures = {**figures, "backend": backend}
         if args.json:
             print(json.dumps(figures), flush=True)
         else:

@@ -35,18 +35,21 @@ def _line(mention: MentionInput, payload: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if not args.texts and args.input is None:
-        print("moodwire classify: give TEXT arguments or --input FILE", file=sys.stderr)
-        return 2
+        raise ValueError("give TEXT arguments or --input FILE")
     mentions = [MentionInput(text=t, line=0) for t in args.texts]
     if args.input is not None:
         mentions += read_mentions(args.input)
     # Imported here, not at the top: every `moodwire` command registers this module, and only
     # classify needs the models (`moodwire db upgrade` must start without torch).
+    from inference.fake_models import fake_models_warning
     from inference.pipeline import MentionPipeline
 
     settings = load_pipeline_settings(args.config)
     topics_path = args.topics or settings.resolved_topics_file()
     load_topic_file(topics_path)  # a bad topic file fails before any model loads
+    warning = fake_models_warning(settings)
+    if warning:  # placeholder results must never pass for classifications
+        print(warning, file=sys.stderr)
     pipeline = MentionPipeline.from_settings(settings, topics_file=topics_path)
 
     progress = tqdm(total=len(mentions), unit="text", file=sys.stderr, disable=args.input is None)

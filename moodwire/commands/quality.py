@@ -18,11 +18,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference import quality
     from inference.embedding import build_embedder
     from inference.emotion import EmotionClassifier
     from inference.sentiment import sentiment_scorer
     from inference.settings import load_pipeline_settings
+    from training import quality
 
     settings = load_pipeline_settings(args.config)
     emotion = EmotionClassifier.from_spec(settings.emotion)

@@ -7,16 +7,13 @@ import argparse
 import json
 from pathlib import Path
 
-from moodwire.commands.topics import iso
+from moodwire.commands.query_args import add_query_arguments, query_from_args
+from storage.query_types import SpikeQuery
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("spikes", help="volume spikes and emotion/sentiment shifts per topic and hour")
-    parser.add_argument("--since", type=iso, help="default: 7 days before --until")
-    parser.add_argument("--until", type=iso, help="default: the end of the last complete hour")
-    parser.add_argument("--topic")
-    parser.add_argument("--kind", help="volume, sentiment:negative or emotion:<label>")
-    parser.add_argument("--min-severity", type=int, metavar="1-10")
+    add_query_arguments(parser, SpikeQuery)
     parser.add_argument("--json", action="store_true", help='print the HTTP body {"spikes": [...]}')
     parser.add_argument(
         "--backtest", action="store_true", help="replay detection over stored history: spikes per topic per week"
@@ -70,18 +67,16 @@ def backtest_table(report: dict) -> str:
 
 
 def run_spikes(args: argparse.Namespace) -> int:
-    from storage.factory import open_service
+    from storage.factory import open_storage
 
-    service = open_service(args.database_url, storage_config=args.storage_config, pipeline_config=args.config)
+    storage = open_storage(args.database_url, storage_config=args.storage_config, pipeline_config=args.config)
     try:
         if args.backtest:
-            report = service.spike_backtest(days=args.days)
+            report = storage.reads.spikes.backtest(days=args.days)
             print(json.dumps(report) if args.json else backtest_table(report))
             return 0
-        body = service.spikes(
-            since=args.since, until=args.until, topic=args.topic, kind=args.kind, min_severity=args.min_severity
-        )
+        body = storage.reads.spikes.spikes(query_from_args(args, SpikeQuery)).model_dump(mode="json")
     finally:
-        service.engine.dispose()
+        storage.dispose()
     print(json.dumps(body, ensure_ascii=False) if args.json else spikes_table(body))
     return 0

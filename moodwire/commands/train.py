@@ -7,8 +7,6 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from inference.goemotions import DatasetError
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("train-emotion", help="fine-tune the emotion model (LoRA on MiniLM)")
@@ -48,7 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inference.loading import ModelLoadError, is_adapter_artifact, resolve_source
-    from inference.training import TrainConfig, train_emotion
+    from training.emotion import TrainConfig, train_emotion
+    from training.goemotions import DatasetError
 
     if not args.data.is_dir():
         raise DatasetError(f"{args.data}: not a folder")

@@ -1,7 +1,7 @@
-"""AlertWatcher: ``storage.alerts.watcher.AlertRunner`` on a timer, beside the app.
+"""AlertWatcher: ``alerting.watcher.AlertRunner`` on a timer, beside the app.
 
-It holds no data of its own: it asks the Aggregator for spikes and writes alerts through it
-(one writer for SQLite), and only the HTTP calls to the targets happen here. It asks for
+It holds no data of its own: one Aggregator call per round scores, explains and records the
+alerts (one writer for SQLite); only the HTTP calls to the targets happen here. It asks for
 0.01 CPU: it sleeps between rounds, and its work is a query and a few POSTs an hour.
 """
 
@@ -13,12 +13,14 @@ import threading
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from storage.alert_store import AlertRound, DeliveryReport, PendingDelivery
+
 logger = logging.getLogger("ray.serve")
 
 
 class AggregatorAlertStore:
-    """``storage.alerts.watcher.AlertStore`` over the Aggregator's handle (blocking calls,
-    made from the watcher's own thread, never from the replica's event loop).
+    """``alerting.watcher.AlertStore`` over the Aggregator's handle (blocking calls, made from
+    the watcher's own thread, never from the replica's event loop).
 
     Each call is bounded: a call in flight when the Aggregator replica was killed was seen
     to wait on it for good (no error, no log), which stopped the watcher; with a bound the
@@ -27,20 +29,14 @@ class AggregatorAlertStore:
     def __init__(self, aggregator: DeploymentHandle, timeout_s: float = 60) -> None:
         self.aggregator, self.timeout_s = aggregator, timeout_s
 
-    def _call(self, name: str, **kwargs):
-        return self.aggregator.query.remote(name, kwargs).result(timeout_s=self.timeout_s)
+    def record_alerts(self, request: AlertRound) -> list[int]:
+        return self.aggregator.record_alerts.remote(request).result(timeout_s=self.timeout_s)
 
-    def spikes(self, *, since=None) -> dict:
-        return self._call("spikes", since=since)
+    def pending_alert_deliveries(self) -> list[PendingDelivery]:
+        return self.aggregator.pending_alert_deliveries.remote().result(timeout_s=self.timeout_s)
 
-    def record_alerts(self, spikes, targets) -> list[int]:
-        return self._call("record_alerts", spikes=spikes, targets=targets)
-
-    def pending_alert_deliveries(self) -> list:
-        return self._call("pending_alert_deliveries")
-
-    def finish_alert_delivery(self, **kwargs) -> bool:
-        return self._call("finish_alert_delivery", **kwargs)
+    def finish_alert_delivery(self, report: DeliveryReport) -> bool:
+        return self.aggregator.finish_alert_delivery.remote(report).result(timeout_s=self.timeout_s)
 
 
 @serve.deployment(name="AlertWatcher", ray_actor_options={"num_cpus": 0.01}, max_ongoing_requests=4)
@@ -48,8 +44,8 @@ class AlertWatcher:
     def __init__(self, aggregator: DeploymentHandle, alerts_config: str | None) -> None:
         from pathlib import Path
 
-        from storage.alerts import load_alert_settings, target_urls
-        from storage.alerts.watcher import AlertRunner
+        from alerting import load_alert_settings, target_urls
+        from alerting.watcher import AlertRunner
 
         path = Path(alerts_config) if alerts_config else None
         self.settings = load_alert_settings(path)

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from storage.service import AggregationService
+from spikes import scorable_end
+from spikes.series import floor_hour
+from storage.factory import Storage
 from storage.settings import StorageSettings
-from storage.spikes.detection import scorable_end
-from storage.spikes.series import floor_hour
 from tests.browser.conftest import CHROMIUM
 from tests.integration.conftest import make_pg_engine, record, result, schema_url
 from tests.integration.serving import local_serve_app
@@ -56,7 +56,7 @@ def app(pg_admin):
             source="forum",
         )
     )
-    AggregationService(engine, settings=StorageSettings()).ingest(records)
+    Storage.over(engine, settings=StorageSettings()).writes.ingest(records)
     try:
         with local_serve_app({"database_url": schema_url(schema)}, api_key=API_KEY, namespace="moodwire-page") as base:
             yield {"base": base, "surge": planted}

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from inference.schemas import EmotionResult, MentionResult, SentimentResult, TopicScore
 from storage.engine import create_database_engine
+from storage.factory import Storage
 from storage.migrate import upgrade
 from storage.records import MentionRecord
 from storage.service import AggregationService
@@ -74,8 +75,15 @@ def engine(request, tmp_path):
 
 
 @pytest.fixture()
-def service(engine) -> AggregationService:
-    return AggregationService(engine, settings=StorageSettings(cache_ttl_s=300), clock=lambda: NOW)
+def storage(engine) -> Storage:
+    """The writes, reads and alert recorder of one process over ``engine``, at ``NOW``."""
+    return Storage.over(engine, settings=StorageSettings(cache_ttl_s=300), clock=lambda: NOW)
+
+
+@pytest.fixture()
+def service(storage) -> AggregationService:
+    """The write service of ``storage`` (it invalidates the cache ``storage.reads`` share)."""
+    return storage.writes
 
 
 def result(emotion: str = "anger", score: float = -0.8, topics: dict[str, float] | None = None) -> MentionResult:

@@ -15,8 +15,8 @@ from serve_app.config import ServeAppArgs
 from serve_app.deployments.aggregator import Aggregator
 from serve_app.gateway import Gateway, app
 from storage.engine import create_database_engine
+from storage.factory import Storage
 from storage.migrate import upgrade
-from storage.service import AggregationService
 from storage.settings import StorageSettings
 from tests.integration.conftest import NOW
 from tests.integration.read_routes_seed import CONFIGURED_TOPICS, record_alerts, records
@@ -47,38 +47,33 @@ class _Ignored:
     observe = inc
 
 
-def seeded_service(folder: Path) -> AggregationService:
+def seeded_storage(folder: Path) -> Storage:
     engine = create_database_engine(f"sqlite:///{folder}/reads.db")
     upgrade(engine)
-    service = AggregationService(
+    storage = Storage.over(
         engine, settings=StorageSettings(cache_ttl_s=300), clock=lambda: NOW, topic_keys=CONFIGURED_TOPICS
     )
     rows = records()
     for start in range(0, len(rows), 500):
-        service.ingest(rows[start : start + 500])
+        storage.writes.ingest(rows[start : start + 500])
     record_alerts(engine)
-    return service
+    return storage
 
 
 @contextlib.contextmanager
 def read_routes_client(folder: Path) -> Iterator[TestClient]:
     """A ``TestClient`` on the Gateway's app whose Aggregator reads the seeded database."""
-    from ray import serve
-
-    service = seeded_service(folder)
+    storage = seeded_storage(folder)
     aggregator = object.__new__(Aggregator.func_or_class)
-    aggregator.service = service
+    aggregator.storage = storage
     gateway = object.__new__(Gateway.func_or_class)
     gateway.aggregator = InProcessHandle(aggregator)
     gateway.args = ServeAppArgs()
     gateway.api_key = None
     gateway.metrics = SimpleNamespace(requests=_Ignored(), latency=_Ignored(), texts=_Ignored())
     app.state.gateway = gateway
-    previous = serve.get_replica_context
-    serve.get_replica_context = lambda: SimpleNamespace(servable_object=gateway)
     try:
         yield TestClient(app, raise_server_exceptions=True)
     finally:
-        serve.get_replica_context = previous
         del app.state.gateway
-        service.engine.dispose()
+        storage.dispose()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert
 
-from inference.schemas import EmotionResult, MentionResult, SentimentResult, TopicScore
+from inference.schemas import EmotionResult, MentionResult, SentimentResult, TopicScore, as_sentiment_label
 from storage.models import Alert, AlertDelivery
 from tests.integration.conftest import NOW, record
 from tests.integration.test_spikes import history_records
@@ -76,7 +76,7 @@ def _scored(emotion: str, sentiment: str, score: float, topics: dict[str, float]
         scores = {"negative": 0.05, "neutral": 0.15, "positive": 0.8}
     return MentionResult(
         emotion=EmotionResult(label=emotion, scores={"anger": 0.6, "joy": 0.3, "neutral": 0.1}),
-        sentiment=SentimentResult(label=sentiment, score=score, scores=scores),  # type: ignore[arg-type]
+        sentiment=SentimentResult(label=as_sentiment_label(sentiment), score=score, scores=scores),
         topics=[TopicScore(key=k, score=v) for k, v in topics.items()],
         language=language,
         language_supported=language in {"en", "und"},

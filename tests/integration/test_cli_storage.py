@@ -7,7 +7,8 @@ import json
 import pytest
 
 from moodwire.cli import main
-from storage.factory import open_service
+from storage.factory import open_service, open_storage
+from storage.query_types import MentionsQuery
 from tests.integration.conftest import record, result
 
 
@@ -40,7 +41,8 @@ def test_import_is_idempotent_and_names_bad_lines(capsys, tmp_path, db_url):
     code, out, err = run(capsys, "import", str(bad), "--database-url", db_url)
     assert code == 2 and out is None
     assert f"{bad}:2: created_at 'soon' is not an ISO 8601 timestamp" in err
-    assert open_service(db_url).mentions("economy") == {"topic": "economy", "items": [], "next_cursor": None}
+    listed = open_storage(db_url).reads.mentions.mentions(MentionsQuery(topic="economy"))
+    assert listed.model_dump(mode="json") == {"topic": "economy", "items": [], "next_cursor": None}
 
 
 def test_query_and_delete_commands(capsys, db_url):

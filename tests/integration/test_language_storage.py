@@ -12,10 +12,12 @@ from sqlalchemy import func, select, text
 from inference.language import LanguagePolicy
 from moodwire.cli import main
 from storage import topic_rescore
+from storage.answers import MentionItem
 from storage.errors import InvalidLanguageError, SchemaNotReadyError
+from storage.factory import Storage
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import Mention, MentionTopic, TopicRollup
-from storage.service import AggregationService
+from storage.query_types import MentionsQuery
 from storage.settings import StorageSettings
 from tests.integration.conftest import NOW, make_pg_engine, record, result, schema_url
 from tests.integration.test_storage_ingest import rollups_match_rows, snapshot
@@ -42,10 +44,13 @@ def topic_count(engine, topic: str) -> int:
         )
 
 
-def service_with(engine, policy: LanguagePolicy) -> AggregationService:
-    return AggregationService(
-        engine, settings=StorageSettings(cache_ttl_s=0), clock=lambda: NOW, language_policy=policy
-    )
+def storage_with(engine, policy: LanguagePolicy) -> Storage:
+    return Storage.over(engine, settings=StorageSettings(cache_ttl_s=0), clock=lambda: NOW, language_policy=policy)
+
+
+def mentions(storage: Storage, topic: str, **kwargs) -> list[MentionItem]:
+    """The items of ``GET /v1/mentions`` with these query parameters."""
+    return storage.reads.mentions.mentions(MentionsQuery(topic=topic, **kwargs)).items
 
 
 # -- migration 0002 --------------------------------------------------------------------------------
@@ -99,12 +104,13 @@ def test_migration_0002_keeps_existing_mentions_counted_and_round_trips(old_data
     with engine.connect() as c:
         row = c.execute(select(Mention.language, Mention.sentiment_scores, Mention.in_rollups)).one()
     assert tuple(row) == (None, None, True)
-    service = service_with(engine, LanguagePolicy())
-    (item,) = service.mentions("economy")["items"]
-    assert (item["language"], item["language_supported"]) == ("und", True) and "scores" not in item["sentiment"]
-    assert [m["external_id"] for m in service.mentions("economy", language="und")["items"]] == ["old-1"]
+    storage = storage_with(engine, LanguagePolicy())
+    (item,) = mentions(storage, "economy")
+    assert (item.language, item.language_supported) == ("und", True)
+    assert "scores" not in item.model_dump(mode="json")["sentiment"]
+    assert [m.external_id for m in mentions(storage, "economy", language="und")] == ["old-1"]
     rollups_match_rows(engine)
-    assert service.delete(["old-1"]) == ["old-1"]  # NULL language counted as supported: it comes out
+    assert storage.writes.delete(["old-1"]) == ["old-1"]  # NULL language counted as supported: it comes out
     assert topic_count(engine, "economy") == 0
 
     from alembic import command
@@ -123,7 +129,8 @@ def test_migration_0002_keeps_existing_mentions_counted_and_round_trips(old_data
 
 # -- ingest, listings, delete, re-processing -------------------------------------------------------
 def test_unsupported_languages_keep_labels_but_stay_out_of_rollups_and_listings(engine):
-    service = service_with(engine, LanguagePolicy())
+    storage = storage_with(engine, LanguagePolicy())
+    service = storage.writes
     scored = dataclasses.replace(
         result(topics={"economy": 0.6}),
         sentiment=dataclasses.replace(result().sentiment, scores={"negative": 0.8, "neutral": 0.15, "positive": 0.05}),
@@ -146,18 +153,18 @@ def test_unsupported_languages_keep_labels_but_stay_out_of_rollups_and_listings(
     rollups_match_rows(engine)
 
     def listed(**kwargs) -> list[str]:
-        return sorted(m["external_id"] for m in service.mentions("economy", **kwargs)["items"])
+        return sorted(m.external_id for m in mentions(storage, "economy", **kwargs))
 
     assert listed() == ["en-1", "und-1"]
     assert listed(language="es") == ["es-1"] and listed(language="und") == ["und-1"]
     assert listed(include_unsupported=True) == ["de-1", "en-1", "es-1", "und-1"]
-    items = {m["external_id"]: m for m in service.mentions("economy", include_unsupported=True)["items"]}
-    assert (items["de-1"]["language"], items["de-1"]["language_supported"]) == ("de", False)
-    assert (items["en-1"]["language"], items["en-1"]["language_supported"]) == ("en", True)
-    assert items["en-1"]["sentiment"]["scores"] == {"negative": 0.8, "neutral": 0.15, "positive": 0.05}
-    assert "scores" not in items["es-1"]["sentiment"]
+    items = {m.external_id: m for m in mentions(storage, "economy", include_unsupported=True)}
+    assert (items["de-1"].language, items["de-1"].language_supported) == ("de", False)
+    assert (items["en-1"].language, items["en-1"].language_supported) == ("en", True)
+    assert items["en-1"].sentiment.scores == {"negative": 0.8, "neutral": 0.15, "positive": 0.05}
+    assert "scores" not in items["es-1"].model_dump(mode="json")["sentiment"]
     with pytest.raises(InvalidLanguageError, match="ISO 639-1"):
-        service.mentions("economy", language="Spanish")
+        mentions(storage, "economy", language="Spanish")
 
     assert sorted(service.delete(["es-1", "de-1"])) == ["de-1", "es-1"]
     assert topic_count(engine, "economy") == 2  # they were never counted: nothing comes out
@@ -167,7 +174,7 @@ def test_unsupported_languages_keep_labels_but_stay_out_of_rollups_and_listings(
 
 
 def test_reprocessing_moves_the_contribution_when_the_language_changes(engine):
-    service = service_with(engine, LanguagePolicy())
+    service = storage_with(engine, LanguagePolicy()).writes
     service.ingest([in_language("es", external_id="x", version="m1")])
     assert topic_count(engine, "economy") == 0
     before = snapshot(engine)
@@ -190,8 +197,8 @@ def test_reprocessing_moves_the_contribution_when_the_language_changes(engine):
 
 
 def test_a_settings_change_never_makes_a_delete_subtract_what_was_not_added(engine):
-    service_with(engine, LanguagePolicy()).ingest([in_language("es", external_id="es-1")])
-    later = service_with(engine, EN_ES)  # Spanish supported now, rollups not rebuilt yet
+    storage_with(engine, LanguagePolicy()).writes.ingest([in_language("es", external_id="es-1")])
+    later = storage_with(engine, EN_ES).writes  # Spanish supported now, rollups not rebuilt yet
     later.ingest([in_language("es", external_id="es-2")])
     assert topic_count(engine, "economy") == 1
     later.delete(["es-1"])  # stored as not counted: nothing comes out
@@ -218,7 +225,7 @@ def test_spanish_and_german_tweets_from_the_pipeline_come_back_unsupported_and_u
         ("de", False),
     ]
     assert [[t.key for t in a.result.topics] for a in analyses] == [["health"]] * 3
-    service_with(engine, LanguagePolicy()).ingest(
+    storage_with(engine, LanguagePolicy()).writes.ingest(
         [
             MentionRecord(
                 text=t,
@@ -238,7 +245,7 @@ def test_spanish_and_german_tweets_from_the_pipeline_come_back_unsupported_and_u
 # -- retopic and rebuild ---------------------------------------------------------------------------
 def test_retopic_gives_uncounted_mentions_new_topics_without_moving_rollups(engine):
     version = "emo+emb+lang:py3langid-0.4.0:r1"
-    service = service_with(engine, LanguagePolicy())
+    service = storage_with(engine, LanguagePolicy()).writes
     service.ingest(
         [
             in_language("en", external_id="en-1", version=version, seed=1),
@@ -263,7 +270,7 @@ def test_retopic_gives_uncounted_mentions_new_topics_without_moving_rollups(engi
 
 
 def test_rebuild_rollups_applies_the_current_settings(engine):
-    service_with(engine, LanguagePolicy()).ingest(
+    storage_with(engine, LanguagePolicy()).writes.ingest(
         [
             in_language("en", external_id="en-1"),
             in_language("es", external_id="es-1", topics={"economy": 0.5, "housing": 0.4}),
@@ -279,12 +286,12 @@ def test_rebuild_rollups_applies_the_current_settings(engine):
         (EVERY_LANGUAGE, 4, 1, 0),
         (LanguagePolicy(), 2, 0, 2),
     ):
-        summary = service_with(engine, policy).rebuild_rollups()
+        summary = storage_with(engine, policy).writes.rebuild_rollups()
         assert (summary["mentions_counted"], summary["mentions_left_out"]) == (4 - left_out, left_out)
         assert (topic_count(engine, "economy"), topic_count(engine, "housing")) == (economy, housing)
         rollups_match_rows(engine, policy)
     before = snapshot(engine)
-    service_with(engine, LanguagePolicy()).rebuild_rollups()
+    storage_with(engine, LanguagePolicy()).writes.rebuild_rollups()
     assert snapshot(engine) == before  # a second rebuild changes nothing
 
 

@@ -394,8 +394,8 @@ def test_the_alert_watcher_delivers_a_surge_once_and_its_restart_adds_nothing(se
     import ray
     from ray import serve
 
-    from storage.spikes.detection import scorable_end
-    from storage.spikes.series import floor_hour
+    from spikes.detection import scorable_end
+    from spikes.series import floor_hour
     from tests.integration.test_spikes import history_records
 
     now = datetime.now(UTC)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage.errors import InvalidRangeError, InvalidSpikeKindError, SpikeQueryError, UnknownTopicError
+from storage.query_types import SpikeQuery
 from tests.integration.conftest import NOW, record, result
 
 LABELS = (("anger", -0.8), ("joy", 0.6), ("neutral", 0.0))
@@ -70,19 +71,22 @@ def seed_history(service, now: datetime) -> datetime:
     return surge
 
 
+def find_spikes(storage, **kwargs):
+    """``GET /v1/spikes`` with these query parameters, from ``storage``'s readers."""
+    return storage.reads.spikes.spikes(SpikeQuery(**kwargs))
+
+
 @pytest.fixture()
-def seeded(service):
-    return service, seed_history(service, NOW)
+def seeded(storage):
+    return storage, seed_history(storage.writes, NOW)
 
 
 def test_one_surge_is_one_volume_spike_explained_by_its_own_mentions(seeded):
-    service, surge = seeded
-    answer = service.spikes()
-    assert [(s["topic"], s["kind"], s["bucket_start"]) for s in answer["spikes"]] == [
-        ("economy", "volume", surge.isoformat())
-    ]
-    spike = answer["spikes"][0]
-    assert set(spike) == {
+    storage, surge = seeded
+    answer = find_spikes(storage)
+    assert [(s.topic, s.kind, s.bucket_start) for s in answer.spikes] == [("economy", "volume", surge.isoformat())]
+    spike = answer.spikes[0]
+    assert set(spike.model_dump()) == {
         "topic",
         "kind",
         "bucket_start",
@@ -94,34 +98,35 @@ def test_one_surge_is_one_volume_spike_explained_by_its_own_mentions(seeded):
         "severity",
         "explanation",
     }
-    assert spike["bucket_start"] == "2026-11-18T15:00:00+00:00" and spike["bucket_end"] == "2026-11-18T16:00:00+00:00"
-    assert spike["observed"] == SURGE_SIZE + 3  # 15:00 also has its 3 regular mentions
-    assert spike["lift"] >= 2 and spike["p_value"] <= 0.01
-    assert 1 <= spike["severity"] <= 10
-    explanation = spike["explanation"]
-    assert explanation["top_sources"][0] == {"source": "news", "count": SURGE_SIZE}
-    assert set(explanation["emotion_moved_most"]) == {"label", "share", "baseline_share"}
-    mentions = explanation["mentions"]
-    assert len(mentions) == 5 and all(PLANTED in m["text"] for m in mentions)
-    assert [m["external_id"] for m in mentions] == [f"s{k}" for k in range(29, 24, -1)]  # highest topic score
-    assert all(surge.isoformat()[:13] == m["created_at"][:13] for m in mentions)
-    assert PLANTED in [t["term"] for t in explanation["top_terms"]]
+    assert spike.bucket_start == "2026-11-18T15:00:00+00:00" and spike.bucket_end == "2026-11-18T16:00:00+00:00"
+    assert spike.observed == SURGE_SIZE + 3  # 15:00 also has its 3 regular mentions
+    assert spike.lift >= 2 and spike.p_value <= 0.01
+    assert 1 <= spike.severity <= 10
+    explanation = spike.explanation
+    assert explanation.top_sources[0].model_dump() == {"source": "news", "count": SURGE_SIZE}
+    assert explanation.emotion_moved_most is not None
+    assert set(explanation.emotion_moved_most.model_dump()) == {"label", "share", "baseline_share"}
+    mentions = explanation.mentions
+    assert len(mentions) == 5 and all(m.text is not None and PLANTED in m.text for m in mentions)
+    assert [m.external_id for m in mentions] == [f"s{k}" for k in range(29, 24, -1)]  # highest topic score
+    assert all(surge.isoformat()[:13] == m.created_at[:13] for m in mentions)
+    assert PLANTED in [t.term for t in explanation.top_terms]
 
 
 def test_the_verdict_does_not_depend_on_the_range_asked(seeded):
-    service, surge = seeded
-    narrow = service.spikes(since=surge - timedelta(hours=3), until=surge + timedelta(hours=5))
-    wide = service.spikes()
+    storage, surge = seeded
+    narrow = find_spikes(storage, since=surge - timedelta(hours=3), until=surge + timedelta(hours=5))
+    wide = find_spikes(storage)
     assert narrow == wide
-    assert service.spikes(topic="economy", kind="volume", min_severity=1) == wide
-    assert service.spikes(topic="healthcare") == {"spikes": []}
-    assert service.spikes(kind="emotion:anger") == {"spikes": []}
-    assert service.spikes(since=surge + timedelta(hours=1)) == {"spikes": []}
+    assert find_spikes(storage, topic="economy", kind="volume", min_severity=1) == wide
+    assert find_spikes(storage, topic="healthcare").spikes == []
+    assert find_spikes(storage, kind="emotion:anger").spikes == []
+    assert find_spikes(storage, since=surge + timedelta(hours=1)).spikes == []
 
 
 def test_backtest_counts_the_surge_in_its_week(seeded):
-    service, surge = seeded
-    report = service.spike_backtest(days=30)
+    storage, surge = seeded
+    report = storage.reads.spikes.backtest(days=30)
     assert report["total"] == 1 and report["per_topic"]["economy"]["2026-W47"] == 1
     assert sum(report["per_topic"]["healthcare"].values()) == 0
     assert report["spikes"][0]["bucket_start"] == surge.isoformat()
@@ -140,26 +145,26 @@ def test_backtest_counts_the_surge_in_its_week(seeded):
         ({"topic": "sports"}, UnknownTopicError, "unknown topic 'sports'"),
     ],
 )
-def test_bad_spike_queries(service, kwargs, error, message):
-    service.ingest([record("a", external_id="1", created_at="2026-11-20T09:10:00Z")])
+def test_bad_spike_queries(storage, kwargs, error, message):
+    storage.writes.ingest([record("a", external_id="1", created_at="2026-11-20T09:10:00Z")])
     with pytest.raises(error, match=message):
-        service.spikes(**kwargs)
+        find_spikes(storage, **kwargs)
 
 
 def test_the_command_prints_the_http_body_and_the_backtest(tmp_path, capsys):
     import json
 
     from moodwire.cli import main
-    from storage.factory import open_service
+    from storage.factory import open_storage
 
     url = f"sqlite:///{tmp_path}/cli.db"
-    service = open_service(url)
-    surge = seed_history(service, datetime.now(UTC))
-    expected = service.spikes()
-    assert [s["bucket_start"] for s in expected["spikes"]] == [surge.isoformat()]
+    storage = open_storage(url)
+    surge = seed_history(storage.writes, datetime.now(UTC))
+    expected = find_spikes(storage)
+    assert [s.bucket_start for s in expected.spikes] == [surge.isoformat()]
 
     assert main(["spikes", "--json", "--database-url", url]) == 0
-    assert json.loads(capsys.readouterr().out) == expected
+    assert json.loads(capsys.readouterr().out) == expected.model_dump(mode="json")
     assert main(["spikes", "--topic", "economy", "--database-url", url]) == 0
     table = capsys.readouterr().out
     assert surge.isoformat() in table and "economy  volume" in table

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from inference.language import LanguagePolicy
 from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
+from storage.query_types import RangeQuery
 from storage.records import MentionRecord, embedding_from_bytes
 from tests.integration.conftest import record, result
 
@@ -205,15 +206,16 @@ def test_delete_removes_rows_and_decrements_rollups(service, engine):
     rollups_match_rows(engine)
 
 
-def test_prune_drops_texts_and_embeddings_but_keeps_aggregates(service, engine):
+def test_prune_drops_texts_and_embeddings_but_keeps_aggregates(storage, engine):
+    service = storage.writes
     service.ingest(batch())
-    before = service.aggregate("economy", window="day", since=None, until=None)
+    before = storage.reads.topics.aggregate(RangeQuery(topic="economy", window="day", since=None, until=None))
     assert service.prune(older_than_days=0.1)["texts_pruned"] == 3  # all but the keyless "now" mention
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(Mention).where(Mention.text.is_(None))).scalar() == 3
         assert c.execute(select(func.count()).select_from(MentionEmbedding)).scalar() == 1
     service.cache.invalidate(["economy"])
-    assert service.aggregate("economy", window="day") == before
+    assert storage.reads.topics.aggregate(RangeQuery(topic="economy", window="day")) == before
 
 
 def test_failed_rows_are_recorded_once_and_can_be_completed_later(service, engine):

@@ -1,5 +1,11 @@
 """Fakes behind the real interfaces (``EmotionScorer``, ``TextEmbedder``) and the settings
-that go with them, for tests that need no weights."""
+that go with them, for tests that need no weights.
+
+Two kinds: a settings file choosing the shipped fake models (``source: fake``,
+``inference.fake_models``; ``fake_model_config``), for tests of the plumbing, which then load
+them through the real loaders in every face; and ``KeywordEmotion``/``KeywordEmbedder``, handed
+in directly, for tests that count calls or need their exact keyword dimensions.
+"""
 
 from __future__ import annotations
 
@@ -61,3 +67,16 @@ def fake_settings(folder: Path) -> PipelineSettings:
     topics = folder / "topics.yaml"
     topics.write_text(TOPICS_YAML, encoding="utf-8")
     return PipelineSettings(topics_file=topics)
+
+
+def fake_model_config(folder: Path, *, options: str = "") -> Path:
+    """A pipeline settings file choosing the fake models (``source: fake``) with the topics of
+    ``TOPICS_YAML``; ``options`` (``", dtype: int8"``) go into both model specs."""
+    topics = folder / "topics.yaml"
+    topics.write_text(TOPICS_YAML, encoding="utf-8")
+    config = folder / "fake-models.yaml"
+    config.write_text(
+        f"emotion: {{source: fake{options}}}\nembedding: {{local: {{source: fake{options}}}}}\ntopics_file: {topics}\n",
+        encoding="utf-8",
+    )
+    return config

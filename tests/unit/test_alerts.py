@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from alerting import AlertSettings, DeliverySettings, load_alert_settings, target_urls
+from alerting.delivery import deliver
+from alerting.payloads import page_link, slack_payload, webhook_payload
 from inference.config_files import ConfigError
-from storage.alerts import AlertSettings, DeliverySettings, load_alert_settings, target_urls
-from storage.alerts.delivery import deliver
-from storage.alerts.payloads import page_link, slack_payload, webhook_payload
 
 SPIKE = {
     "topic": "economy",

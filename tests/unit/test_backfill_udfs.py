@@ -11,6 +11,7 @@ from batch_jobs.udfs import AnalysisUDF, EmotionUDF, batch_records, validate_bat
 from inference.pipeline import MentionPipeline
 from inference.settings import load_pipeline_settings
 from storage.records import RecordRules
+from storage.result_columns import ResultColumns
 
 TEXTS = ["I am furious about the tax hike", "", "Polls open at 7am, go vote", "x" * 10]
 
@@ -23,7 +24,7 @@ def test_staged_udfs_with_the_default_models_give_the_core_pipelines_results():
     batch = AnalysisUDF(None)(EmotionUDF(None)(batch))
     core = MentionPipeline.from_settings(load_pipeline_settings())
     expected = core.analyse([t for t in TEXTS if t])
-    records, failed, _ = batch_records(batch, core.emotion.labels)
+    records, failed, _ = batch_records(batch, ResultColumns.for_outputs(core.emotion.labels))
     assert [r.result.to_dict() for r in records] == [a.result.to_dict() for a in expected]
     np.testing.assert_allclose([r.embedding for r in records], [a.embedding for a in expected], atol=1e-6)
     assert [reason for _, reason in failed] == ["text is empty"]
@@ -66,7 +67,7 @@ def test_backfill_settings_validate_pool_sizes():
 
 
 def test_a_submitted_job_refuses_a_relative_or_default_sqlite_file(monkeypatch):
-    from batch_jobs.backfill import JOB_ENV, check_job_database
+    from batch_jobs.cli import JOB_ENV, check_job_database
 
     monkeypatch.delenv("MOODWIRE_DATABASE_URL", raising=False)
     check_job_database(None)  # not under a job: the embedded default is fine

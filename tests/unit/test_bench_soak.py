@@ -212,7 +212,7 @@ def test_the_plot_draws_latency_and_memory(tmp_path):
 def test_cli_refuses_a_soak_shorter_than_10_seconds(capsys):
     assert main(["bench", "soak", "--duration", "9.5"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "bench soak: --duration must be at least 10 seconds, got 9.5"
+    assert err == "moodwire bench: soak --duration must be at least 10 seconds, got 9.5"
 
 
 def test_cli_says_in_one_line_that_the_plot_needs_matplotlib(monkeypatch, capsys, tmp_path):

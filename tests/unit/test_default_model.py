@@ -62,10 +62,10 @@ def test_default_emotion_labels_and_artifact_size(default_emotion):
 
 def test_quality_on_our_own_checks(default_emotion):
     """Small hand-written sets; the floors sit well below what the shipped model scores."""
-    from inference import quality
     from inference.embedding import LocalEmbedder
     from inference.sentiment import SentimentHead
     from inference.settings import LocalEmbeddingSpec
+    from training import quality
 
     head = SentimentHead(default_emotion.labels)
     assert quality.emotion_tweets_macro_f1(default_emotion) >= 0.8

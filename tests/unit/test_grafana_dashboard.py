@@ -1,7 +1,7 @@
 """deploy/grafana/moodwire-dashboard.json queries only series that the app really exports.
 
 The metric objects are declared in serve_app/metrics.py and batch_jobs/metrics.py
-(``METRIC_NAMES`` lists them all). Ray
+(``SERVE_METRIC_NAMES`` and ``BACKFILL_METRIC_NAMES`` list them all). Ray
 exports each with a ``ray_`` prefix: a Counter as ``ray_<name>`` (its name already ends in
 ``_total``, which Prometheus' counter naming keeps instead of adding a second one), a
 Histogram only as ``ray_<name>_bucket``, ``_sum`` and ``_count``. The last test checks that
@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from batch_jobs import metrics as backfill_metrics
 from serve_app import metrics
 
+METRIC_NAMES = (*metrics.SERVE_METRIC_NAMES, *backfill_metrics.BACKFILL_METRIC_NAMES)
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "moodwire-dashboard.json"
 
@@ -55,8 +57,6 @@ def metric_names(expr: str) -> set[str]:
 
 def declared_metrics() -> dict[str, str]:
     """``{name: Counter|Histogram|Gauge}`` for every metric object the app and the backfill create."""
-    from batch_jobs import metrics as backfill_metrics
-
     sources = [Path(module.__file__).read_text(encoding="utf-8") for module in (metrics, backfill_metrics)]
     tree = ast.Module(body=[node for source in sources for node in ast.parse(source).body], type_ignores=[])
     kinds = {}
@@ -83,7 +83,7 @@ def exported_series(name: str, kind: str) -> set[str]:
 
 def allowed_series() -> set[str]:
     kinds = declared_metrics()
-    return {series for name in metrics.METRIC_NAMES for series in exported_series(name, kinds[name])}
+    return {series for name in METRIC_NAMES for series in exported_series(name, kinds[name])}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_a_histogram_queried_without_a_suffix_is_caught():
 
 
 def test_metric_names_lists_every_metric_the_code_creates():
-    assert set(declared_metrics()) == set(metrics.METRIC_NAMES)
+    assert set(declared_metrics()) == set(METRIC_NAMES)
 
 
 # -- the dashboard ---------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_quantiles_come_from_buckets_by_le(dashboard):
 def test_every_exported_metric_has_a_panel(dashboard):
     queried = {name for _, target in targets(dashboard) for name in metric_names(target["expr"])}
     kinds = declared_metrics()
-    missing = [name for name in metrics.METRIC_NAMES if not exported_series(name, kinds[name]) & queried]
+    missing = [name for name in METRIC_NAMES if not exported_series(name, kinds[name]) & queried]
     assert not missing, f"no panel for {missing}"
 
 

@@ -16,8 +16,8 @@ from ray.serve.exceptions import BackPressureError
 
 from inference.validation import InvalidTextError
 from serve_app import errors
-from serve_app.gateway import Guard
 from serve_app.gateway import app as gateway_app
+from serve_app.middleware import Guard
 from storage.errors import (
     DatabaseConfigError,
     DatabaseUnavailableError,
@@ -85,10 +85,11 @@ def test_a_ray_wrapped_domain_error_keeps_its_row_and_its_own_first_line():
 
 
 def test_a_bad_language_filter_from_the_aggregator_is_a_400_naming_the_parameter():
-    from storage.service import AggregationService
+    from storage.factory import Storage
+    from storage.query_types import MentionsQuery
 
     try:  # raised by the Aggregator replica before it touches the database
-        AggregationService(None).mentions("economy", language="english")
+        Storage.over(None).reads.mentions.mentions(MentionsQuery(topic="economy", language="english"))
     except InvalidLanguageError as cause:
         wrapped = RayTaskError("query", "Traceback (most recent call last): ...", cause).as_instanceof_cause()
     response = errors.error_response(wrapped)
@@ -112,10 +113,11 @@ def test_a_bad_language_filter_from_the_aggregator_is_a_400_naming_the_parameter
 )
 def test_bad_spike_queries_from_the_aggregator_are_400s_naming_the_parameter(kwargs, param, code, words):
     from storage.errors import SpikeQueryError
-    from storage.service import AggregationService
+    from storage.factory import Storage
+    from storage.query_types import SpikeQuery
 
     try:  # raised by the Aggregator replica before it touches the database
-        AggregationService(None).spikes(**kwargs)
+        Storage.over(None).reads.spikes.spikes(SpikeQuery(**kwargs))
     except SpikeQueryError as cause:
         wrapped = RayTaskError("query", "Traceback (most recent call last): ...", cause).as_instanceof_cause()
     response = errors.error_response(wrapped)
@@ -135,28 +137,27 @@ def test_the_spikes_route_takes_the_documented_query_parameters():
     }
 
 
-def test_the_spikes_route_asks_the_aggregator_with_its_parameters_unchanged():
+def test_the_spikes_route_asks_the_aggregator_with_one_typed_query():
     import asyncio
     from types import SimpleNamespace
 
-    from serve_app.deployments.aggregator import QUERIES
-    from serve_app.gateway import Gateway
+    from serve_app.routes import reads
+    from storage.answers import SpikesAnswer
+    from storage.query_types import SpikeQuery
 
     calls = []
 
-    class Query:
-        async def remote(self, name, kwargs):
-            calls.append((name, kwargs))
-            return {"spikes": []}
+    class Spikes:
+        async def remote(self, query):
+            calls.append(query)
+            return SpikesAnswer(spikes=[])
 
-    replica = SimpleNamespace(aggregator=SimpleNamespace(query=Query()))
+    replica = SimpleNamespace(aggregator=SimpleNamespace(spikes=Spikes()))
     since = datetime(2026, 11, 1, tzinfo=UTC)
-    route = Gateway.func_or_class.spikes
-    body = asyncio.run(route(replica, since=since, until=None, topic="economy", kind="volume", min_severity=3))
-    assert body == {"spikes": []} and "spikes" in QUERIES
-    assert calls == [
-        ("spikes", {"since": since, "until": None, "topic": "economy", "kind": "volume", "min_severity": 3})
-    ]
+    query = SpikeQuery(since=since, topic="economy", kind="volume", min_severity=3)
+    body = asyncio.run(reads.spikes(query, replica))
+    assert body == SpikesAnswer(spikes=[])
+    assert calls == [SpikeQuery(since=since, until=None, topic="economy", kind="volume", min_severity=3)]
 
 
 def test_messages_of_temporary_failures_carry_no_connection_details():
@@ -218,11 +219,12 @@ def test_the_middleware_answers_errors_no_handler_took():
 
 def test_reads_against_an_unreachable_database_are_503_without_the_host():
     from storage.engine import create_database_engine
-    from storage.service import AggregationService
+    from storage.factory import Storage
+    from storage.query_types import TrendsQuery
 
-    service = AggregationService(create_database_engine("postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"))
+    storage = Storage.over(create_database_engine("postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"))
     with pytest.raises(DatabaseUnavailableError) as info:
-        service.trends()
+        storage.reads.topics.trends(TrendsQuery())
     response = errors.error_response(info.value)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "127.0.0.1" not in response.body.decode() and "nobody" not in response.body.decode()
@@ -300,7 +302,7 @@ def test_the_guard_refuses_bodies_over_the_limit_declared_or_chunked():
 def test_a_chunked_body_is_read_only_up_to_the_limit():
     import asyncio
 
-    from serve_app.gateway import _whole_body
+    from serve_app.middleware import _whole_body
 
     received = []
 
@@ -323,11 +325,7 @@ def test_a_nul_anywhere_in_the_url_is_a_400_before_any_route_runs():
 
 
 def test_readyz_names_the_part_that_is_not_ready_and_nothing_of_the_error():
-    import types
-
-    from serve_app.gateway import Gateway
-
-    route = Gateway.func_or_class
+    from serve_app.routes.ops import Readiness, readyz
 
     async def broken_models():
         raise RuntimeError("model load failed at /srv/secret/path")
@@ -340,13 +338,13 @@ def test_readyz_names_the_part_that_is_not_ready_and_nothing_of_the_error():
 
             return fail()
 
-    replica = SimpleNamespace(online=SimpleNamespace(ready=broken_models), aggregator=SimpleNamespace(ping=Ping()))
-    replica._unready = set()
-    replica._note_readiness = types.MethodType(route._note_readiness, replica)
-    answer = asyncio.run(route.readyz(replica))
+    replica = SimpleNamespace(
+        online=SimpleNamespace(ready=broken_models), aggregator=SimpleNamespace(ping=Ping()), readiness=Readiness()
+    )
+    answer = asyncio.run(readyz(replica))
     assert answer.status_code == 503
     assert json.loads(answer.body) == {"status": "not ready", "not_ready": ["models", "database"]}
-    assert replica._unready == {"models", "database"}  # logged once per change, not per probe
+    assert replica.readiness.unready == {"models", "database"}  # logged once per change, not per probe
 
 
 @pytest.mark.parametrize(("exc", "status", "kind", "retry"), EXPECTED, ids=lambda v: type(v).__name__)

@@ -1,10 +1,10 @@
-"""The light floor: storage, the error tables and the CLI start without torch, and the batch
-jobs import nothing from the Serve app (fresh interpreters, so earlier imports cannot hide
-a dependency)."""
+"""The light floor: storage, the error tables, the alert watcher and the CLI start without
+torch, and the spike detector without scipy until it computes a tail (fresh interpreters, so
+earlier imports cannot hide a dependency). Which package may import which is
+``test_layout_rules.py``'s."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +18,8 @@ HEAVY = ("torch", "transformers")
 @pytest.mark.parametrize(
     "statement",
     [
-        "import storage.records, storage.service, storage.factory, storage.errors",
+        "import storage.records, storage.service, storage.factory, storage.errors, storage.reads",
+        "import alerting.watcher, alerting.settings, entrypoints.exit_codes",
         "import serve_app.errors, serve_app.requests, serve_app.model_host",
         "import moodwire.cli; moodwire.cli.build_parser()",
         "import inference.validation, inference.interfaces, inference.postprocess, inference.versions",
@@ -31,12 +32,11 @@ def test_light_modules_do_not_import_torch(statement):
     assert output.stdout.strip() == "[]", output.stdout
 
 
-def test_batch_jobs_import_nothing_from_the_serve_app():
-    offenders = []
-    for path in sorted((ROOT / "batch_jobs").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "serve_app"]
-    assert offenders == []
+def test_the_spike_detector_loads_scipy_only_to_compute_a_tail():
+    check = (
+        "import sys, spikes; before = 'scipy' in sys.modules; "
+        "from spikes.significance import negative_binomial_tail; negative_binomial_tail(3, 1.0, 0.0); "
+        "print(before, 'scipy.special' in sys.modules)"
+    )
+    output = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert output.stdout.split() == ["False", "True"]

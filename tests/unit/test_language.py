@@ -164,7 +164,7 @@ def test_with_detection_off_every_result_is_und_and_supported(tmp_path):
 
 
 def test_our_language_check_scores_high():
-    from inference.quality import language_accuracy, language_accuracy_per_language
+    from training.quality import language_accuracy, language_accuracy_per_language
 
     assert language_accuracy() >= 0.95
     assert min(language_accuracy_per_language().values()) >= 0.9

@@ -1,6 +1,6 @@
 import pytest
 
-from inference.metrics import macro_f1, top1_macro_f1
+from training.metrics import macro_f1, top1_macro_f1
 
 
 def test_top1_against_gold_sets_by_hand():

@@ -18,6 +18,17 @@ from serve_app.result_cache import MemoryResultCache
 from tests.unit.fakes import KeywordEmotion, fake_models, fake_settings
 
 
+def fake_model_settings():
+    """Pipeline settings choosing the fake models (``source: fake``), device and precision
+    options included to show that they are ignored."""
+    from inference.settings import PipelineSettings
+
+    return PipelineSettings(
+        emotion={"source": "fake", "dtype": "int8", "runtime": "onnxruntime"},
+        embedding={"local": {"source": "fake", "dtype": "int8"}},
+    )
+
+
 @pytest.fixture(autouse=True)
 def replica_context(monkeypatch):
     """``@serve.batch`` asks the replica's context for ``max_ongoing_requests``; outside a
@@ -68,6 +79,31 @@ def test_infos_of_the_two_deployments_merge_into_one():
         _ = ModelHost(emotion=emotion).info().model_version
 
 
+def test_hosts_load_the_models_the_settings_choose():
+    """``ModelHost.load`` through the real loaders, with settings choosing the fake models: the
+    host of each layout reports the versions the settings predict without loading anything."""
+    from inference.fake_models import FAKE_EMBEDDING_DIM, FAKE_LABELS
+    from inference.versions import embedding_version, emotion_version
+
+    settings = fake_model_settings()
+    host = ModelHost.load(settings, cpus=0.5)
+    info = host.info()
+    expected = (
+        FAKE_LABELS,
+        emotion_version(settings.emotion),
+        FAKE_EMBEDDING_DIM,
+        embedding_version(settings.embedding),
+    )
+    assert info == ModelInfo(*expected) and info.model_version == "fake:emotion@1+fake:embedding@1"
+    assert host.emotion.spec.threads == 1 and host.embedder.spec.threads == 1  # the replica's CPUs
+    out = host.compute(["I am furious", "vote today!"])
+    assert out.probs.shape == (2, len(FAKE_LABELS)) and out.vectors.shape == (2, FAKE_EMBEDDING_DIM)
+    assert out.tokens.tolist() == [5, 4]  # the embedder's own count: words plus two special tokens
+    emotion_host, embedding_host = ModelHost.load(settings, embedding=False), ModelHost.load(settings, emotion=False)
+    assert emotion_host.embedder is None and embedding_host.emotion is None
+    assert emotion_host.info().merged(embedding_host.info()) == info  # the deployments layout
+
+
 def test_outputs_split_back_per_caller_in_order():
     outputs = HostOutputs(probs=np.arange(10).reshape(5, 2), vectors=None)
     parts = outputs.split([2, 0, 3])
@@ -108,12 +144,14 @@ def test_batch_knobs_change_live_and_the_queue_is_bounded():
 
 
 def test_long_requests_are_cut_into_chunks_and_reassembled_in_order():
-    emotion, embedder = fake_models()
-    models = ColocatedModels(HostBatcher(ModelHost(emotion=emotion, embedder=embedder)))
+    host = ModelHost.load(fake_model_settings())
+    models = ColocatedModels(HostBatcher(host))
     texts = [("happy " if i % 3 == 0 else "furious ") + str(i) for i in range(40)]
     probs, vectors = asyncio.run(models.outputs(texts))
-    np.testing.assert_allclose(probs, emotion.predict_proba(texts), rtol=1e-6)
-    np.testing.assert_allclose(vectors, embedder.embed(texts), rtol=1e-6)
+    np.testing.assert_allclose(probs, host.emotion.predict_proba(texts), rtol=1e-6)
+    np.testing.assert_allclose(vectors, host.embedder.embed(texts), rtol=1e-6)
+    emotions = [host.emotion.labels[i] for i in probs[:, :7].argmax(axis=1)]  # the 7 emotion columns
+    assert emotions == ["joy" if i % 3 == 0 else "anger" for i in range(40)]  # each row in its place
 
 
 def test_online_classifier_computes_each_distinct_text_once(tmp_path):

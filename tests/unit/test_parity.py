@@ -1,5 +1,7 @@
 """One post-processing assembly: the CLI, the Gateway, the backfill and the bench give the same
-results for the same texts (fake models behind the real interfaces; no Ray, no database)."""
+results for the same texts. Every face loads its models itself, through the real loaders, from
+a settings file that chooses the fake models (``source: fake``, ``inference.fake_models``):
+no weights, no Ray, no database, nothing patched."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.unit.fakes import fake_models, fake_settings
+from inference.settings import load_pipeline_settings
+from tests.unit.fakes import fake_model_config
 from tests.unit.test_model_host import replica_context  # noqa: F401 - the @serve.batch fixture
 
 TEXTS = [
@@ -24,36 +27,24 @@ TEXTS = [
 
 
 @pytest.fixture()
-def faces(tmp_path, monkeypatch):
-    """Every loader the faces call hands out the same fake models."""
-    import inference.embedding
-    import inference.loading
-    import inference.pipeline
-    import inference.versions
-    from inference.emotion import EmotionClassifier
-
-    emotion, embedder = fake_models()
-    monkeypatch.setattr(EmotionClassifier, "from_spec", classmethod(lambda cls, spec: emotion))
-    for module in (inference.embedding, inference.pipeline):
-        monkeypatch.setattr(module, "build_embedder", lambda settings: embedder)
-    labels_and_version = lambda source: (list(emotion.labels), emotion.version)  # noqa: E731
-    monkeypatch.setattr(inference.loading, "classifier_labels_and_version", labels_and_version)
-    monkeypatch.setattr(inference.versions, "classifier_labels_and_version", labels_and_version)
-    settings = fake_settings(tmp_path)
-    config = tmp_path / "moodwire.yaml"
-    config.write_text(f"topics_file: {settings.topics_file}\n", encoding="utf-8")
-    return {"emotion": emotion, "embedder": embedder, "settings": settings, "config": config}
+def faces(tmp_path):
+    """A settings file choosing the fake models (with precision options they ignore), and the
+    settings read from it."""
+    config = fake_model_config(tmp_path, options=", dtype: int8, runtime: onnxruntime")
+    return {"config": config, "settings": load_pipeline_settings(config)}
 
 
 def cli_results(faces, capsys) -> list[dict]:
     from moodwire.cli import main
 
     assert main(["classify", *TEXTS, "--config", str(faces["config"])]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    assert "fake models in use (emotion, embedding)" in captured.err
+    lines = [json.loads(line) for line in captured.out.splitlines()]
     return [{k: v for k, v in line.items() if k != "text"} for line in lines]
 
 
-def gateway_results(faces) -> list[dict]:
+def gateway_results(faces) -> tuple[list[dict], str]:
     from datetime import UTC, datetime
 
     from serve_app.batcher import HostBatcher
@@ -65,7 +56,7 @@ def gateway_results(faces) -> list[dict]:
     from serve_app.schemas import ClassifyRequest
     from storage.records import RecordRules
 
-    host = ModelHost(emotion=faces["emotion"], embedder=faces["embedder"])
+    host = ModelHost.load(faces["settings"], cpus=1)  # as a Gateway replica loads its models
     online = OnlineClassifier(ColocatedModels(HostBatcher(host)), MemoryResultCache(100), faces["settings"])
     body = ClassifyRequest(items=[{"text": t} for t in TEXTS], persist=True)
     job = validate_classify(body, rules=RecordRules.default(), max_texts=100, now=datetime.now(UTC))
@@ -74,41 +65,54 @@ def gateway_results(faces) -> list[dict]:
     response = classify_response(job, analyses)["results"]
     assert [p.record.result.to_dict() for p in stored] == response  # what is stored is what is answered
     assert {p.record.model_version for p in stored} == {online.model_version}
-    return response
+    return response, online.model_version
 
 
-def backfill_results(faces) -> tuple[list[dict], set[str]]:
-    from batch_jobs.udfs import ModelsUDF, batch_records, validate_batch
+def backfill_results(faces, *, staged: bool) -> tuple[list[dict], set[str]]:
+    from batch_jobs.udfs import AnalysisUDF, EmotionUDF, ModelsUDF, batch_records, validate_batch
+    from inference.loading import classifier_labels_and_version
     from storage.records import RecordRules
+    from storage.result_columns import ResultColumns
 
+    config = str(faces["config"])
     batch = {"text": np.array([*TEXTS, ""], dtype=object)}
     batch = validate_batch(batch, rules=RecordRules.default())
-    batch = ModelsUDF(str(faces["config"]))(batch)
-    records, failed, _ = batch_records(batch, list(faces["emotion"].labels))
+    batch = AnalysisUDF(config)(EmotionUDF(config)(batch)) if staged else ModelsUDF(config)(batch)
+    labels, _ = classifier_labels_and_version(faces["settings"].emotion.source)  # as the writers get them
+    records, failed, _ = batch_records(batch, ResultColumns.for_outputs(labels))
     assert [reason for _, reason in failed] == ["text is empty"]
     return [r.result.to_dict() for r in records], {r.model_version for r in records}
 
 
-def bench_results(faces) -> list[dict]:
+def bench_results(faces) -> tuple[list[dict], str]:
     from moodwire.bench.models import LoadedModels, naive_pipeline
 
-    pipeline = naive_pipeline(LoadedModels(faces["emotion"], faces["embedder"]), faces["settings"])
-    assert pipeline.model_version == faces["version"]
-    return [pipeline.classify([text])[0].to_dict() for text in TEXTS]  # one text at a time, as the bench
+    pipeline = naive_pipeline(LoadedModels.load(faces["settings"]), faces["settings"])
+    return [pipeline.classify([text])[0].to_dict() for text in TEXTS], pipeline.model_version  # one at a time
 
 
 def test_the_four_faces_give_the_same_results(faces, capsys):
-    from inference.language import detector_version
-    from inference.versions import model_version
+    from inference.versions import pipeline_model_version
 
-    faces["version"] = model_version(faces["emotion"].version, faces["embedder"].version, detector_version())
+    version = pipeline_model_version(faces["settings"])  # what the backfill compares stored rows with
+    assert version.startswith("fake:emotion@1+fake:embedding@1+lang:")
     cli = cli_results(faces, capsys)
-    gateway = gateway_results(faces)
-    backfill, versions = backfill_results(faces)
-    bench = bench_results(faces)
-    assert cli == gateway == backfill == bench
-    assert [[t["key"] for t in r["topics"]] for r in cli][:3] == [["economy"], ["elections"], ["health"]]
-    assert {r["emotion"]["label"] for r in cli} >= {"anger", "joy"}
+    gateway, gateway_version = gateway_results(faces)
+    fused, fused_versions = backfill_results(faces, staged=False)
+    staged, staged_versions = backfill_results(faces, staged=True)
+    bench, bench_version = bench_results(faces)
+    assert cli == gateway == fused == staged == bench
+    assert {gateway_version, bench_version} | fused_versions | staged_versions == {version}
+    # Not all alike, not all empty: the fake models follow the words of each text.
+    assert [[t["key"] for t in r["topics"]] for r in cli] == [
+        ["economy"],
+        ["elections"],
+        ["health"],
+        [],
+        ["economy"],
+        ["health"],
+        ["health"],
+    ]
+    assert [r["emotion"]["label"] for r in cli][:3] == ["anger", "joy", "neutral"]
+    assert [r["sentiment"]["label"] for r in cli][:3] == ["negative", "positive", "neutral"]
     assert [(r["language"], r["language_supported"]) for r in cli][-2:] == [("es", False), ("de", False)]
-    assert [[t["key"] for t in r["topics"]] for r in cli[-2:]] == [["health"], ["health"]]  # topics all the same
-    assert versions == {faces["version"]}

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from serve_app import errors
-from serve_app.gateway import ConfiguredCORS, Guard
 from serve_app.gateway import app as gateway_app
 from serve_app.local import is_loopback, warn_if_open
+from serve_app.middleware import ConfiguredCORS, Guard
 
 KEY = "s3cret-key"
 
@@ -133,7 +133,7 @@ def test_an_open_non_loopback_bind_is_warned_about_and_a_keyed_or_loopback_one_i
 def test_a_bad_new_serve_setting_names_the_file_and_key_before_ray_starts(tmp_path, capsys, line, message):
     import yaml
 
-    from inference.settings import project_configs_dir
+    from inference.config_files import project_configs_dir
     from moodwire.cli import main
 
     config = yaml.safe_load((project_configs_dir() / "serve.yaml").read_text(encoding="utf-8"))

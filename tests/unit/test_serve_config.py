@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from inference.config_files import ConfigError
-from inference.settings import project_configs_dir
+from inference.config_files import ConfigError, project_configs_dir
 from serve_app.app import compose_app
 from serve_app.local import read_serve_config
 

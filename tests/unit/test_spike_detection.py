@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from storage.spikes import Spike, SpikeSettings, TopicSeries, backtest, detect, scorable_end
-from storage.spikes.series import hour_of_week_cells
-from storage.spikes.significance import benjamini_hochberg, beta_binomial_tail, negative_binomial_tail, severity
+from spikes import Spike, SpikeSettings, TopicSeries, backtest, detect, scorable_end
+from spikes.series import hour_of_week_cells
+from spikes.significance import benjamini_hochberg, beta_binomial_tail, negative_binomial_tail, severity
 
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -332,7 +332,7 @@ def test_backtest_counts_spikes_per_topic_and_iso_week():
 
 
 def test_the_settings_schema_imports_without_scipy():
-    check = "import sys, storage.spikes; storage.spikes.SpikeSettings(); print('scipy' in sys.modules)"
+    check = "import sys, spikes; spikes.SpikeSettings(); print('scipy' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     output = subprocess.run([sys.executable, "-c", check], cwd=root, capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "False"
@@ -356,7 +356,7 @@ def test_spike_settings_live_in_storage_yaml_and_a_wrong_key_names_file_and_key(
 
 
 def test_top_terms_are_the_words_of_the_spike_not_of_every_day():
-    from storage.spikes.terms import top_terms
+    from spikes.terms import top_terms
 
     spike = [f"the new tariffs hit the port today {i}" for i in range(20)] + ["markets are calm"]
     baseline = [f"markets are calm and the port is busy {i}" for i in range(200)]

@@ -3,8 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.config_files import ConfigError
-from inference.settings import project_configs_dir
+from inference.config_files import ConfigError, project_configs_dir
 from inference.topics import (
     VIEW_TEMPLATE,
     TopicFile,
@@ -224,6 +223,6 @@ def real_topic_scorer(real_embedder):
     [("news_topics.tsv", 0.93), ("news_snippets.tsv", 0.86)],
 )
 def test_news_topic_accuracy_with_real_minilm(real_embedder, check, floor):
-    from inference.quality import CHECKS_DIR, topic_accuracy
+    from training.quality import CHECKS_DIR, topic_accuracy
 
     assert topic_accuracy(real_embedder, path=CHECKS_DIR / check) >= floor

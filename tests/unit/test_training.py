@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from inference.emotion import EmotionClassifier
-from inference.goemotions import read_split
 from inference.loading import ArtifactManifest
 from inference.settings import ModelSpec
-from inference.training import tune_logit_bias
 from moodwire.cli import main
+from training.evaluation import tune_logit_bias
+from training.goemotions import read_split
 
 JOY = ["I love this so much", "what a wonderful day", "this made me so happy", "great news, thank you"]
 ANGER = ["I am furious about this", "this makes me so angry", "I hate this stupid rule", "how dare they do this"]

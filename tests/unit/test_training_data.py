@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.goemotions import DatasetError
-from inference.training import DataFolders, TrainConfig, load_training_data
-from inference.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
 from tests.unit.conftest import EKMAN
+from training.config import TrainConfig
+from training.data import DataFolders, load_training_data
+from training.goemotions import DatasetError
+from training.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
 
 
 def write_tweeteval(root, *, emotion_rows, sentiment_rows):

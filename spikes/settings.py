@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Every kind a spike can have: a topic's volume, its negative share, an emotion label's share.
+SPIKE_KIND = re.compile(r"volume|sentiment:negative|emotion:[a-z][a-z_]*")
+
 
 class SpikeSettings(BaseModel):
     """What counts as a spike. A spike needs all of: ``q_value <= alpha``, ``count >= min_count``
-    and ``lift >= min_lift`` (mix shifts: the share rule in ``storage.spikes.mix``)."""
+    and ``lift >= min_lift`` (mix shifts: the share rule in ``spikes.mix``)."""
 
     model_config = ConfigDict(extra="forbid")
 

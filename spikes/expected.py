@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storage.spikes.series import CELLS
+from spikes.series import CELLS
 
 PRIOR_MENTIONS = 2.0  # k: pseudo-mentions behind each hour-of-day / weekday factor's prior of 1
 FIT_ITERATIONS = 3  # the table is nearly balanced (4 weeks): later rounds move expected counts < 0.1 %

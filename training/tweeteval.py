@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inference.goemotions import DatasetError, LabelledSplit
+from training.goemotions import DatasetError, LabelledSplit
 
 # TweetEval emotion -> Ekman. Optimism has no Ekman label of its own: its tweets are hopeful
 # and positive ("can't wait for the weekend"), which GoEmotions' Ekman grouping files

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage.alerts.settings import DeliverySettings
+from alerting.settings import DeliverySettings
 
 Post = Callable[[str, bytes, dict[str, str], float], int]  # (url, body, headers, timeout) -> status
 

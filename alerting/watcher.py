@@ -1,12 +1,10 @@
-"""The alert watcher's work, Ray-free: score the recent complete hours, record the spikes the
-targets want, deliver what is pending. ``serve_app.deployments.alerts.AlertWatcher`` runs it
-on a timer behind the Aggregator; tests run it against an ``AggregationService`` directly.
+"""The alert watcher's work, Ray-free: one call asks storage to score the recent complete
+hours and record what the targets want (``storage.alert_recorder``); then the pending
+deliveries are posted and each outcome reported back. ``serve_app.deployments.alerts.AlertWatcher``
+runs it on a timer over the Aggregator's handle; tests run it over an ``AlertRecorder``.
 
-Each round re-scores the buckets of the recent horizon (cheap: the service caches the answer
-until a write changes it), so a mention that lands after its bucket was first scored still
-counts; the alerts table's unique key makes re-scoring unable to alert twice. All state is in
-the database: a watcher killed anywhere resumes from the rows (``pending`` deliveries are
-sent again, with the same idempotency key).
+All state is in the database: a watcher killed anywhere resumes from the rows (``pending``
+deliveries are sent again, with the same idempotency key).
 """
 
 from __future__ import annotations
@@ -15,30 +13,26 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from storage.alerts.delivery import Post, deliver, http_post
-from storage.alerts.payloads import BUILDERS
-from storage.alerts.settings import AlertSettings
-from storage.alerts.store import PendingDelivery
+from alerting.delivery import Post, deliver, http_post
+from alerting.payloads import BUILDERS
+from alerting.settings import AlertSettings
+from storage.alert_store import AlertRound, DeliveryReport, PendingDelivery
 
 logger = logging.getLogger(__name__)
 DELIVERY_THREADS = 4
 
 
 class AlertStore(Protocol):
-    """What the watcher needs of the aggregation service (``AggregationService`` has it)."""
+    """What the watcher needs of storage: ``storage.alert_recorder.AlertRecorder`` in-process,
+    or the Aggregator's handle (``serve_app.deployments.alerts.AggregatorAlertStore``)."""
 
-    def spikes(self, *, since: datetime | None = None) -> dict: ...
-
-    def record_alerts(self, spikes: list[dict], targets: list) -> list[int]: ...
+    def record_alerts(self, request: AlertRound) -> list[int]: ...
 
     def pending_alert_deliveries(self) -> list[PendingDelivery]: ...
 
-    def finish_alert_delivery(
-        self, *, alert_id: int, target: str, delivered: bool, attempts: int, error: str | None
-    ) -> bool: ...
+    def finish_alert_delivery(self, report: DeliveryReport) -> bool: ...
 
 
 @dataclass
@@ -55,31 +49,28 @@ class AlertRunner:
         settings: AlertSettings,
         urls: dict[str, str],
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         post: Post = http_post,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        """``urls``: each target's URL (``storage.alerts.settings.target_urls``)."""
+        """``urls``: each target's URL (``alerting.settings.target_urls``)."""
         self.store, self.settings, self.urls = store, settings, urls
         self.targets = {t.name: t for t in settings.targets}
-        self.clock, self.post = clock, post
+        self.post = post
         self.sleep = sleep
 
     def score(self) -> list[int]:
-        """Record the spikes of the buckets that ended within the recent horizon; ids of the
-        new alerts. Older buckets (a backfill, an import) never alert."""
+        """Ids of the alerts storage recorded for the buckets that ended within the recent
+        horizon; older buckets (a backfill, an import) never alert."""
         if not self.targets:
             return []
-        now = self.clock()
-        horizon = timedelta(hours=self.settings.recent_horizon_hours)
-        # Whole hours, so the service's cached answer serves every round until a write.
-        since = (now - horizon).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        found = self.store.spikes(since=since)["spikes"]
-        recent = [s for s in found if datetime.fromisoformat(s["bucket_end"]) >= now - horizon]
-        return self.store.record_alerts(recent, list(self.targets.values())) if recent else []
+        rules = tuple(target.rule() for target in self.targets.values())
+        return self.store.record_alerts(
+            AlertRound(targets=rules, recent_horizon_hours=self.settings.recent_horizon_hours)
+        )
 
     def _send(self, pending: PendingDelivery) -> bool:
         target = self.targets.get(pending.target)
+        error: str | None
         if target is None:
             delivered, attempts, error = False, 0, f"target {pending.target!r} is no longer configured"
         else:
@@ -100,7 +91,9 @@ class AlertRunner:
         if not delivered:
             logger.warning("alert %s to %s failed: %s", pending.key, pending.target, error)
         self.store.finish_alert_delivery(
-            alert_id=pending.alert_id, target=pending.target, delivered=delivered, attempts=attempts, error=error
+            DeliveryReport(
+                alert_id=pending.alert_id, target=pending.target, delivered=delivered, attempts=attempts, error=error
+            )
         )
         return delivered
 

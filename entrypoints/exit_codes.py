@@ -1,5 +1,7 @@
 """The one table from domain errors to exit codes, for every command line entry point
-(``moodwire ...``, ``python -m batch_jobs.backfill``, ``python -m batch_jobs.retopic``).
+(``moodwire ...``, ``python -m batch_jobs.backfill``, ``python -m batch_jobs.retopic``). It
+lives below both faces, so the bulk jobs and the CLI exit the same way without importing
+each other.
 
 ======  =====================================================================================
 code    meaning
@@ -11,6 +13,9 @@ code    meaning
 2       bad input or configuration: config and input files, data sets, SOURCE arguments,
         model sources, database URLs, missing databases, refused credentials, an unmigrated
         schema, query parameters, unknown topics, invalid records or texts, any ``ValueError``
+        (the faces' own bad-input errors are ``ValueError`` subclasses: ``InputFileError``
+        of ``moodwire.inputs``, ``SourceError`` of ``batch_jobs.sources``, ``DatasetError``
+        of ``training.goemotions``)
 130     interrupted (Ctrl-C)
 ======  =====================================================================================
 
@@ -45,12 +50,9 @@ class ServiceUnreachableError(ConnectionError):
 @cache
 def exit_code_table() -> dict[type[BaseException], int]:
     """Domain error class -> exit code; for an error, its most specific class in the table wins."""
-    from batch_jobs.sources import SourceError
     from inference.config_files import ConfigError
-    from inference.goemotions import DatasetError
     from inference.loading import ModelLoadError
     from inference.validation import InvalidTextError
-    from moodwire.inputs import InputFileError
     from storage.errors import (
         DatabaseConfigError,
         DatabaseUnavailableError,
@@ -68,9 +70,6 @@ def exit_code_table() -> dict[type[BaseException], int]:
         ServiceUnreachableError: SERVICE_UNREACHABLE,
         # 2: the user's input or configuration is wrong
         ConfigError: BAD_INPUT,
-        InputFileError: BAD_INPUT,
-        DatasetError: BAD_INPUT,
-        SourceError: BAD_INPUT,
         ModelLoadError: BAD_INPUT,
         DatabaseConfigError: BAD_INPUT,
         SchemaNotReadyError: BAD_INPUT,

@@ -1,6 +1,6 @@
 """Weight interpolation between a warm start and its fine-tuned result (WiSE-FT).
 
-Why: the second training stage (tweets and the sentiment head, ``inference.training``) pulls
+Why: the second training stage (tweets and the sentiment head, ``training.emotion``) pulls
 the encoder towards tweets and costs GoEmotions macro-F1 (0.632 -> 0.595 on dev). Averaging
 the two models' weights keeps most of what each was good at (Wortsman et al., "Robust
 fine-tuning of zero-shot models", 2022). Both are LoRA adapters on the same frozen encoder, so

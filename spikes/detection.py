@@ -1,7 +1,7 @@
 """Spike detection over every topic's hourly rollups: volume spikes and mix shifts.
 
 ``detect`` scores every complete bucket of a range a UTC day at a time (one baseline fit per
-topic and day, see ``storage.spikes.expected``), oldest first, and feeds each day's flags
+topic and day, see ``spikes.expected``), oldest first, and feeds each day's flags
 forward: a flagged bucket leaves every later baseline of its topic (volume and mix), so a past
 spike does not hide an equal one a week later. Exception: flags at one local hour on
 ``RECURRING_FLAGS`` of the 7 days before a day count again in that day's baseline; they are the
@@ -33,11 +33,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from storage.spikes.expected import cell_sums, fit_volume
-from storage.spikes.mix import fit_mix, share_rule
-from storage.spikes.series import HOUR, VOLUME_KIND, Grid, TopicSeries, as_utc, build_grid, ceil_hour, floor_hour
-from storage.spikes.settings import SpikeSettings
-from storage.spikes.significance import benjamini_hochberg, beta_binomial_tail, negative_binomial_tail, severity
+from spikes.expected import cell_sums, fit_volume
+from spikes.mix import fit_mix, share_rule
+from spikes.series import HOUR, VOLUME_KIND, Grid, TopicSeries, as_utc, build_grid, ceil_hour, floor_hour
+from spikes.settings import SpikeSettings
+from spikes.significance import benjamini_hochberg, beta_binomial_tail, negative_binomial_tail, severity
 
 MIN_BASELINE_SHARE = 0.25  # a bucket is tested only if its topic was observed for 1/4 of the window
 RECURRING_FLAGS = 3  # flags at one local hour on this many of the last 7 days are the new normal
@@ -232,7 +232,7 @@ def score(
     length = 24 * settings.baseline_days
     origin = first.replace(hour=0) - length * HOUR  # baselines are anchored at UTC midnights
     grid = build_grid(series, start=origin, hours=int((stop - origin) / HOUR), zone=settings.zone())
-    flagged = np.zeros(grid.counts.shape, dtype=bool)
+    flagged: np.ndarray = np.zeros(grid.counts.shape, dtype=bool)
     row = {topic: k for k, topic in enumerate(grid.topics)}
     for topic, moment in _flag_keys(flagged_before):
         position = grid.index(moment)

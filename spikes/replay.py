@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from storage.spikes.detection import Spike, detect, scorable_end
-from storage.spikes.series import HOUR, TopicSeries
-from storage.spikes.settings import SpikeSettings
+from spikes.detection import Spike, detect, scorable_end
+from spikes.series import HOUR, TopicSeries
+from spikes.settings import SpikeSettings
 
 
 def iso_week(moment: datetime) -> str:

@@ -8,15 +8,27 @@ sums in Python (about 8 s for one week of 50 topics) and floors at ~1e-14.
 from __future__ import annotations
 
 import math
+from functools import cache
+from types import ModuleType
 
 import numpy as np
-from scipy import special
+from numpy.typing import ArrayLike
 
 POISSON_BELOW = 1e-9  # dispersion under which the negative binomial is taken as Poisson
 
 
-def negative_binomial_tail(observed: np.ndarray, mean: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
+@cache
+def _special() -> ModuleType:
+    """``scipy.special``, imported the first time a tail is computed (about 0.5 s here), so
+    importing ``spikes`` for its settings costs numpy only."""
+    from scipy import special
+
+    return special
+
+
+def negative_binomial_tail(observed: ArrayLike, mean: ArrayLike, dispersion: ArrayLike) -> np.ndarray:
     """``P(X >= observed)`` for ``X`` with mean ``mean`` and variance ``mean + dispersion * mean**2``."""
+    special = _special()
     observed, mean, dispersion = np.broadcast_arrays(
         np.asarray(observed, dtype=float), np.asarray(mean, dtype=float), np.asarray(dispersion, dtype=float)
     )
@@ -44,6 +56,7 @@ def beta_binomial_tail(
     terms wherever that is below ``exact_below``: the approximation is close in the bulk but up
     to 100x too small in the far tail, which is exactly where verdicts are made. Pass a few times
     the largest p-value any verdict can turn on (the per-bucket BH level)."""
+    special = _special()
     labelled, mentions, share, rho = (np.asarray(v, dtype=float) for v in (labelled, mentions, share, rho))
     labelled, mentions, share, rho = np.broadcast_arrays(labelled, mentions, share, rho)
     effect = 1.0 + np.maximum(mentions - 1.0, 0.0) * rho
@@ -63,6 +76,7 @@ EXACT_BATCH_TERMS = 1 << 20  # terms summed per vectorised step of the exact tai
 def _beta_binomial_tail_exact(labelled, mentions, share, rho) -> np.ndarray:
     """Sum of the beta-binomial terms ``labelled..mentions`` per test, in log space; tests are
     grouped by how many terms they need so the padded blocks stay near ``EXACT_BATCH_TERMS``."""
+    special = _special()
     concentration = (1.0 - rho) / rho
     a, b = share * concentration, (1.0 - share) * concentration
     widths = (mentions - labelled + 1).astype(np.int64)

@@ -1,6 +1,6 @@
 """Small labelled checks written for this project, to steer models without touching test sets.
 
-``inference/checks/`` holds hand-written tweets and news-style sentences (not taken from any
+``training/checks/`` holds hand-written tweets and news-style sentences (not taken from any
 public data set). They are small, so treat their scores as a smoke alarm, not a benchmark.
 """
 
@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from inference.emotion import EmotionClassifier
-from inference.goemotions import read_split
 from inference.heads import SENTIMENT_LABELS as HEAD_SENTIMENT_LABELS
 from inference.interfaces import TextEmbedder
-from inference.metrics import macro_f1, top1_macro_f1
 from inference.sentiment import SentimentScorer
 from inference.topics import TopicScorer, load_topic_file
-from inference.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
+from training.goemotions import read_split
+from training.metrics import macro_f1, top1_macro_f1
+from training.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 SENTIMENT_LABELS = list(HEAD_SENTIMENT_LABELS)

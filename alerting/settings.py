@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inference.config_files import ConfigError, load_config
-from inference.settings import project_configs_dir
+from inference.config_files import ConfigError, load_settings
+from spikes.settings import SPIKE_KIND
+from storage.alert_store import TargetRule
 
-KIND = re.compile(r"volume|sentiment:negative|emotion:[a-z][a-z_]*")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -43,7 +43,7 @@ class TargetSettings(BaseModel):
     @classmethod
     def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
         for kind in kinds or []:
-            if not KIND.fullmatch(kind):
+            if not SPIKE_KIND.fullmatch(kind):
                 raise ValueError(f"{kind!r} is not a spike kind (volume, sentiment:negative or emotion:<label>)")
         return kinds
 
@@ -67,12 +67,16 @@ class TargetSettings(BaseModel):
             raise ValueError("give exactly one of url_env (an environment variable holding the URL) or url")
         return self
 
-    def wants(self, *, topic: str, kind: str, severity: int) -> bool:
-        """Whether this target's filters let a spike through."""
-        return (
-            severity >= self.min_severity
-            and (self.topics is None or topic in self.topics)
-            and (self.kinds is None or kind in self.kinds)
+    def rule(self) -> TargetRule:
+        """What storage applies when it records an alert for this target: its filters,
+        cooldown and daily cap (``storage.alert_store.TargetRule``)."""
+        return TargetRule(
+            name=self.name,
+            topics=tuple(self.topics) if self.topics is not None else None,
+            kinds=tuple(self.kinds) if self.kinds is not None else None,
+            min_severity=self.min_severity,
+            cooldown_minutes=self.cooldown_minutes,
+            daily_cap=self.daily_cap,
         )
 
 
@@ -116,11 +120,7 @@ class AlertSettings(BaseModel):
 
 def load_alert_settings(path: Path | None = None) -> AlertSettings:
     """``path`` or ``configs/alerts.yaml``; no file at the default place means no targets."""
-    if path is None:
-        path = project_configs_dir() / "alerts.yaml"
-        if not path.is_file():
-            return AlertSettings()
-    return load_config(path, AlertSettings)
+    return load_settings(AlertSettings, path, default_name="alerts.yaml")
 
 
 def target_urls(settings: AlertSettings, source: Path | str = "alerts config") -> dict[str, str]:
