@@ -1,1 +1,3 @@
-"""Bulk backfill on Ray Data: thin UDF adapters over the shared ``inference`` core."""
+"""The bulk face on Ray Data: the backfill and retopic jobs (the KubeRay job entry points) and
+their UDFs, thin adapters over ``inference`` and ``storage``. It imports nothing from
+``serve_app``."""

@@ -1,1 +1,2 @@
-"""moodwire command-line entry points (``moodwire ...``)."""
+"""The ``moodwire`` command line (``moodwire ...``) and the benchmarks. Nothing outside this
+package imports it."""

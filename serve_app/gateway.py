@@ -20,14 +20,22 @@ from serve_app.routes import include_routes
 from serve_app.routes.ops import Readiness
 
 app = FastAPI(title="moodwire", version="0.1.0", description="Emotion, sentiment and topics for text mentions.")
-# Registered before @serve.ingress copies the app.
 install_error_handlers(app, lambda: retry_after_s(app))
 install_middleware(app)
 include_routes(app)
 
 
+def served_app() -> FastAPI:
+    """The app a Gateway replica serves: this module's own ``app``, looked up in the replica.
+
+    Why a builder: given ``app`` itself, ``serve.ingress`` freezes a copy of it at import time,
+    and the state a replica sets on the module's ``app`` (``app.state.gateway``, which the
+    routes and the middleware read) would not be the served copy's."""
+    return app
+
+
 @serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=128)
-@serve.ingress(app)
+@serve.ingress(served_app)
 class Gateway:
     def __init__(
         self,
@@ -72,7 +80,7 @@ class Gateway:
         )
         self.online = OnlineClassifier(self.models, cache, self.pipeline_settings, self.metrics)
         self.readiness = Readiness()
-        app.state.gateway = self
+        served_app().state.gateway = self
 
     def reconfigure(self, user_config: dict | None) -> None:
         """``user_config``: the colocated models' batching, applied without a restart."""

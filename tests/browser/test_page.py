@@ -23,6 +23,7 @@ from tests.browser.conftest import CHROMIUM
 from tests.integration.conftest import make_pg_engine, record, result, schema_url
 from tests.integration.serving import local_serve_app
 from tests.integration.test_spikes import history_records
+from tests.unit.fakes import fake_model_config
 
 API_KEY = "page-key-" + uuid.uuid4().hex[:8]
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -31,7 +32,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def app(pg_admin):
+def app(pg_admin, tmp_path_factory):
     """A seeded schema (40 days of two topics, a surge in the last complete hour with one
     hostile text in it), then the Serve app on a local Ray with an API key."""
 
@@ -58,7 +59,10 @@ def app(pg_admin):
     )
     Storage.over(engine, settings=StorageSettings()).writes.ingest(records)
     try:
-        with local_serve_app({"database_url": schema_url(schema)}, api_key=API_KEY, namespace="moodwire-page") as base:
+        # The page shows stored data only: the fake models (``source: fake``) start in no time.
+        models = fake_model_config(tmp_path_factory.mktemp("page-models"))
+        args = {"database_url": schema_url(schema), "pipeline_config": str(models)}
+        with local_serve_app(args, api_key=API_KEY, namespace="moodwire-page") as base:
             yield {"base": base, "surge": planted}
     finally:
         engine.dispose()

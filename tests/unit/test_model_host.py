@@ -247,3 +247,36 @@ def test_with_the_real_models_a_long_text_in_its_lane_matches_the_core():
         alone = host.compute([text])
         np.testing.assert_allclose(got.probs[i], alone.probs[0], atol=1e-5)
         np.testing.assert_allclose(got.vectors[i], alone.vectors[0], atol=1e-5)
+
+
+def test_a_persisted_text_is_hashed_once_the_cache_keys_by_the_storage_hash(tmp_path, monkeypatch):
+    """With ``persist`` the request's validation already computed each text's SHA-256 for
+    its storage key; the result cache reuses it instead of hashing the text again."""
+    from datetime import UTC, datetime
+
+    import serve_app.online
+    from serve_app.requests import validate_classify
+    from serve_app.schemas import ClassifyRequest
+    from storage.records import RecordRules
+
+    body = ClassifyRequest(items=[{"text": "raise taxes", "external_id": "a"}, {"text": "hospital"}], persist=True)
+    job = validate_classify(body, rules=RecordRules.default(), max_texts=10, now=datetime.now(UTC))
+    assert job.digests == [p.content_hash for p in job.prepared]
+    emotion, embedder = fake_models()
+    seen_keys: list[str] = []
+    cache = MemoryResultCache(100)
+    real_get = cache.get_many
+
+    async def recording(keys):
+        seen_keys.extend(keys)
+        return await real_get(keys)
+
+    cache.get_many = recording
+    online = OnlineClassifier(
+        ColocatedModels(HostBatcher(ModelHost(emotion=emotion, embedder=embedder))), cache, fake_settings(tmp_path)
+    )
+    asyncio.run(online.ready())
+    monkeypatch.setattr(serve_app.online, "content_hash", lambda text: pytest.fail("hashed a second time"))
+    analyses = asyncio.run(online.analyse(job.texts, digests=job.digests))
+    assert len(analyses) == 2
+    assert seen_keys == [f"{online.model_version}:{digest}" for digest in job.digests]

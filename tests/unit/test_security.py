@@ -145,3 +145,25 @@ def test_a_bad_new_serve_setting_names_the_file_and_key_before_ray_starts(tmp_pa
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"moodwire serve: {path}: applications[0].args: ") and message in err
     assert "\n" not in err
+
+
+def test_every_read_route_documents_its_answer_in_the_openapi_schema(keyed_gateway):
+    """Read routes answer with response models, so /openapi.json describes every answer."""
+    schema = keyed_gateway.get("/openapi.json", headers={"Authorization": f"Bearer {KEY}"}).json()
+    reads = {
+        "/v1/topics": "TopicsAnswer",
+        "/v1/topics/{key}/aggregate": "AggregateAnswer",
+        "/v1/trends": "TrendsAnswer",
+        "/v1/overview": "OverviewAnswer",
+        "/v1/topics/{key}/timeline": "TimelineAnswer",
+        "/v1/spikes": "SpikesAnswer",
+        "/v1/alerts": "AlertsAnswer",
+        "/v1/mentions": "MentionsPage",
+    }
+    for path, model in reads.items():
+        content = schema["paths"][path]["get"]["responses"]["200"]["content"]
+        assert content["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path
+        assert schema["components"]["schemas"][model]["properties"], model
+    assert "text/csv" in schema["paths"]["/v1/mentions"]["get"]["responses"]["200"]["content"]
+    parameters = {p["name"] for p in schema["paths"]["/v1/mentions"]["get"]["parameters"]}
+    assert {"topic", "since", "until", "sentiment", "language", "include_unsupported", "limit", "cursor"} <= parameters
