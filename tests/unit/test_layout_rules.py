@@ -1,6 +1,6 @@
 """The house rules that keep the structure (issue 25), checked on the source so later work
-keeps them: which package may import which (the "never" list of docs/ARCHITECTURE.md), the
-size of modules and classes, and that every top-level package is installed."""
+keeps them: the size of modules and classes, and that every top-level package is installed.
+Which package may import which is ``test_import_floor.py``'s."""
 
 from __future__ import annotations
 
@@ -9,38 +9,11 @@ import fnmatch
 import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250
 # Files the size rules leave alone: generated migrations (one per schema change).
 SIZE_EXEMPT = ("*/migrations/versions/*",)
-
-# package -> top-level names it must never import, statically or by a string given to
-# importlib, runpy or __import__ (the "never" list of docs/ARCHITECTURE.md).
-NEVER: dict[str, frozenset[str]] = {
-    "inference": frozenset(
-        {"ray", "fastapi", "sqlalchemy", "storage", "spikes", "alerting", "training", "entrypoints"}
-        | {"serve_app", "batch_jobs", "moodwire"}
-    ),
-    "spikes": frozenset(
-        {"ray", "fastapi", "sqlalchemy", "torch", "inference", "storage", "alerting", "training", "entrypoints"}
-        | {"serve_app", "batch_jobs", "moodwire"}
-    ),
-    "storage": frozenset(
-        {"ray", "fastapi", "torch", "alerting", "training", "entrypoints", "serve_app", "batch_jobs", "moodwire"}
-    ),
-    "alerting": frozenset(
-        {"ray", "fastapi", "torch", "training", "entrypoints", "serve_app", "batch_jobs", "moodwire"}
-    ),
-    "training": frozenset({"ray", "fastapi", "sqlalchemy", "storage", "serve_app", "batch_jobs", "moodwire"}),
-    "entrypoints": frozenset({"ray", "torch", "training", "serve_app", "batch_jobs", "moodwire"}),
-    "serve_app": frozenset({"batch_jobs", "training", "moodwire"}),
-    "batch_jobs": frozenset({"serve_app", "training", "moodwire"}),
-    "deploy": frozenset({"moodwire", "training"}),
-}
-STRING_IMPORTERS = {"import_module", "__import__", "run_module", "run_path", "find_spec"}
 
 
 def top_level_packages() -> list[str]:
@@ -49,47 +22,6 @@ def top_level_packages() -> list[str]:
 
 def sources(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
-
-
-def imported_names(path: Path) -> set[str]:
-    """Every module ``path`` imports: import statements, and the string a call to
-    ``importlib.import_module``, ``runpy.run_module``, ``__import__``... is given."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-        elif isinstance(node, ast.Call) and node.args:
-            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
-            first = node.args[0]
-            if called in STRING_IMPORTERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
-                names.add(first.value.replace("/", ".").removesuffix(".py"))
-    return names
-
-
-def test_every_package_has_its_never_list():
-    assert sorted(NEVER) == [p for p in top_level_packages() if p != "moodwire"]
-
-
-@pytest.mark.parametrize("package", sorted(NEVER))
-def test_a_package_imports_nothing_on_its_never_list(package):
-    offenders = [
-        f"{path.relative_to(ROOT)}: {name}"
-        for path in sources(package)
-        for name in sorted(imported_names(path))
-        if name.split(".")[0] in NEVER[package]
-    ]
-    assert offenders == []
-
-
-def test_the_string_import_check_sees_importlib_and_runpy(tmp_path):
-    sneaky = tmp_path / "sneaky.py"
-    sneaky.write_text(
-        "import importlib, runpy\nimportlib.import_module('moodwire.cli')\nrunpy.run_module('moodwire')\n",
-        encoding="utf-8",
-    )
-    assert {"moodwire.cli", "moodwire"} <= imported_names(sneaky)
 
 
 def _line_count(path: Path) -> int:
