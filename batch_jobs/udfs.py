@@ -116,7 +116,7 @@ def analysis_columns(analyses: list[Analysis], ok: np.ndarray, dim: int, codec: 
 class AnalysisUDF:
     """Embeddings, then sentiment, topics and language from the texts and both models' outputs."""
 
-    def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
+    def __init__(self, pipeline_config: str | None, threads: int | None = None, *, embedder=None) -> None:
         from inference.embedding import build_embedder
         from inference.loading import classifier_labels_and_version
         from inference.postprocess import PostProcessor
@@ -124,10 +124,7 @@ class AnalysisUDF:
 
         settings = load_settings(pipeline_config)
         labels, _ = classifier_labels_and_version(settings.emotion.source)
-        embedding = settings.embedding
-        if threads is not None and embedding.backend == "local":
-            embedding = embedding.model_copy(update={"local": with_threads(embedding.local, threads)})
-        self.embedder = build_embedder(embedding)
+        self.embedder = embedder if embedder is not None else build_embedder(_embedding_settings(settings, threads))
         self.postprocess = PostProcessor.from_settings(settings, labels=labels, embedder=self.embedder)
         self.codec = ResultColumns.for_outputs(labels)
         self.model_version = model_version(
@@ -136,32 +133,61 @@ class AnalysisUDF:
 
     def __call__(self, batch: dict) -> dict:
         ok = _valid(batch)
+        texts = [t for t, good in zip(batch["text"], ok, strict=True) if good]
+        vectors = self.embedder.embed(texts) if texts else None
+        return self.finish(batch, ok, texts, np.asarray(batch["emotion_probs"])[ok], vectors)
+
+    def finish(self, batch: dict, ok: np.ndarray, texts: list[str], probs: np.ndarray, vectors) -> dict:
+        """The result columns of the valid rows ``texts`` from their model outputs."""
         analyses: list[Analysis] = []
         dim = self.embedder.dim or 1
-        if ok.any():
-            texts = [t for t, good in zip(batch["text"], ok, strict=True) if good]
-            embedded = self.embedder.embed(texts)
-            dim = embedded.shape[1]
-            analyses = self.postprocess.analyses(texts, probs=np.asarray(batch["emotion_probs"])[ok], vectors=embedded)
+        if texts:
+            dim = vectors.shape[1]
+            analyses = self.postprocess.analyses(texts, probs=probs, vectors=vectors)
         batch.update(analysis_columns(analyses, ok, dim, self.codec))
         batch["model_version"] = np.array([self.model_version] * len(ok), dtype=object)
         return batch
 
 
+def _embedding_settings(settings, threads: int | None):
+    embedding = settings.embedding
+    if threads is not None and embedding.backend == "local":
+        embedding = embedding.model_copy(update={"local": with_threads(embedding.local, threads)})
+    return embedding
+
+
 class ModelsUDF:
-    """Both models and the post-processing in one actor (the ``fused`` layout).
+    """Both models and the post-processing in one actor (the ``fused`` layout), from one
+    encoder pass where the models share one (``inference.shared_encoder``).
 
     On CPUs this keeps every actor busy: two stages in separate actors run at the pace of
     the slower one while the faster one's core idles, and each block waits for a whole
-    stage before moving on. On GPUs the staged layout gives each model its own share.
+    stage before moving on. On GPUs the staged layout gives each model its own share (and
+    each stage runs its model alone: the shared pass needs both in one process).
     """
 
     def __init__(self, pipeline_config: str | None, threads: int | None = None) -> None:
-        self.emotion = EmotionUDF(pipeline_config, threads)
-        self.analysis = AnalysisUDF(pipeline_config, threads)
+        from inference.shared_encoder import load_models
+
+        settings = load_settings(pipeline_config)
+        settings = settings.model_copy(
+            update={
+                "emotion": with_threads(settings.emotion, threads),
+                "embedding": _embedding_settings(settings, threads),
+            }
+        )
+        self.models = load_models(settings)
+        self.analysis = AnalysisUDF(pipeline_config, threads, embedder=self.models.embedder)
 
     def __call__(self, batch: dict) -> dict:
-        return self.analysis(self.emotion(batch))
+        ok = _valid(batch)
+        texts = [t for t, good in zip(batch["text"], ok, strict=True) if good]
+        probs, vectors = self.models.outputs(texts) if texts else (None, None)
+        full = np.zeros((len(ok), len(self.models.emotion.labels)), dtype=np.float32)
+        if probs is not None:
+            full[ok] = probs
+        batch["emotion_probs"] = full
+        return self.analysis.finish(batch, ok, texts, full[ok], vectors)
 
 
 class WriteUDF:

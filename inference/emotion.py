@@ -67,20 +67,10 @@ class EmotionClassifier:
         return cls(model, tokenizer, spec, version=version)
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        import torch
-
         logits = self.model(
             input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
         ).logits.float()
-        if len(self._groups) == 1:
-            return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
-        probs = torch.empty_like(logits)
-        emotion, sentiment = self._groups
-        probs[:, emotion] = (
-            torch.sigmoid(logits[:, emotion]) if self.multi_label else torch.softmax(logits[:, emotion], -1)
-        )
-        probs[:, sentiment] = torch.softmax(logits[:, sentiment], dim=-1)
-        return probs
+        return head_probabilities(logits, self._groups, multi_label=self.multi_label)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), len(labels))`` probabilities (every head's columns)."""
@@ -96,6 +86,20 @@ class EmotionClassifier:
 
     def classify(self, texts: Sequence[str]) -> list[EmotionResult]:
         return self.to_results(self.predict_proba(texts))
+
+
+def head_probabilities(logits: torch.Tensor, groups: Sequence[torch.Tensor], *, multi_label: bool) -> torch.Tensor:
+    """Each head's own distribution over its columns of ``logits`` (``OutputLayout.groups``):
+    softmax, or independent sigmoids for the emotion head of a multi-label checkpoint."""
+    import torch
+
+    if len(groups) == 1:
+        return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
+    probs = torch.empty_like(logits)
+    emotion, sentiment = groups
+    probs[:, emotion] = torch.sigmoid(logits[:, emotion]) if multi_label else torch.softmax(logits[:, emotion], -1)
+    probs[:, sentiment] = torch.softmax(logits[:, sentiment], dim=-1)
+    return probs
 
 
 def _position_offset(config) -> int:

@@ -104,7 +104,17 @@ def quiet_transformers() -> None:
 
 
 def is_adapter_artifact(path: str) -> bool:
+    """A moodwire artifact folder (a LoRA adapter or a tower, ``is_tower_artifact``)."""
     return Path(path, ARTIFACT_MANIFEST).is_file()
+
+
+TOWER_WEIGHTS = "tower.safetensors"
+
+
+def is_tower_artifact(path: str) -> bool:
+    """An artifact folder holding an emotion tower (``inference.tower``) over its base
+    encoder's shared lower layers, rather than a LoRA adapter."""
+    return Path(path, TOWER_WEIGHTS).is_file() and Path(path, ARTIFACT_MANIFEST).is_file()
 
 
 def classifier_labels_and_version(source: str) -> tuple[list[str], str]:
@@ -141,6 +151,11 @@ def load_sequence_classifier(source: str) -> tuple[Any, Any, str]:
     quiet_transformers()
     resolved = resolve_source(source)
     try:
+        if is_tower_artifact(resolved):
+            from inference.tower import load_tower_parts
+
+            parts = load_tower_parts(Path(resolved))
+            return parts.classifier(), parts.tokenizer, f"{source}@{parts.manifest.version}"
         if is_adapter_artifact(resolved):
             from peft import PeftModel
 

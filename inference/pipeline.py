@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from inference.cache import LRUCache, content_hash
-from inference.embedding import build_embedder
-from inference.emotion import EmotionClassifier
 from inference.interfaces import EmotionScorer, ModelOutputs, TextEmbedder
 from inference.postprocess import Analysis, PostProcessor
 from inference.schemas import MentionResult
 from inference.settings import PipelineSettings
+from inference.shared_encoder import ModelSet, SharedEncoder, load_models
 from inference.topics import TopicFile, load_topic_file
 from inference.validation import DEFAULT_MAX_TEXT_CHARS, InvalidTextError, text_problem
 from inference.versions import model_version
@@ -35,7 +34,9 @@ class MentionPipeline:
         postprocess: PostProcessor,
         cache_size: int = 10_000,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        shared: SharedEncoder | None = None,
     ) -> None:
+        self.models = ModelSet(emotion=emotion, embedder=embedder, shared=shared)
         self.emotion = emotion
         self.embedder = embedder
         self.postprocess = postprocess
@@ -53,11 +54,13 @@ class MentionPipeline:
         embedder: TextEmbedder,
         topic_file: TopicFile | None = None,
         cache_size: int | None = None,
+        shared: SharedEncoder | None = None,
     ) -> MentionPipeline:
         """A pipeline over models already loaded (the benchmarks reuse theirs)."""
         return cls(
             emotion=emotion,
             embedder=embedder,
+            shared=shared,
             postprocess=PostProcessor.from_settings(
                 settings, labels=emotion.labels, embedder=embedder, topic_file=topic_file
             ),
@@ -69,11 +72,9 @@ class MentionPipeline:
     def from_settings(cls, settings: PipelineSettings, *, topics_file: Path | None = None) -> MentionPipeline:
         # The topic file first: a bad one fails before any model loads.
         topic_file = load_topic_file(topics_file or settings.resolved_topics_file())
+        models = load_models(settings)
         return cls.from_models(
-            settings,
-            emotion=EmotionClassifier.from_spec(settings.emotion),
-            embedder=build_embedder(settings.embedding),
-            topic_file=topic_file,
+            settings, emotion=models.emotion, embedder=models.embedder, topic_file=topic_file, shared=models.shared
         )
 
     def validate(self, texts: Sequence[str]) -> None:
@@ -83,7 +84,8 @@ class MentionPipeline:
                 raise InvalidTextError(index, problem)
 
     def model_outputs(self, texts: Sequence[str]) -> list[ModelOutputs]:
-        """Run both models once per distinct uncached text."""
+        """Both models' outputs, computed once per distinct uncached text (one pass where the
+        models share one, ``inference.shared_encoder``)."""
         keys = [f"{self.model_version}:{content_hash(t)}" for t in texts]
         outputs: list[ModelOutputs | None] = [self.cache.get(k) for k in keys]
         todo: dict[str, str] = {}
@@ -93,8 +95,7 @@ class MentionPipeline:
         fresh: dict[str, ModelOutputs] = {}
         if todo:
             pending = list(todo.values())
-            probs = self.emotion.predict_proba(pending)
-            vectors = self.embedder.embed(pending)
+            probs, vectors = self.models.outputs(pending)
             fresh = {key: ModelOutputs(emotion_probs=probs[i], embedding=vectors[i]) for i, key in enumerate(todo)}
             for key, value in fresh.items():
                 self.cache.put(key, value)

@@ -19,6 +19,7 @@ import numpy as np
 from inference.heads import OutputLayout
 from inference.interfaces import EmotionScorer, TextEmbedder
 from inference.settings import ModelSpec, PipelineSettings
+from inference.shared_encoder import SharedEncoder
 from inference.versions import model_version
 
 Observer = Callable[[str, int, float], None]  # (model, texts, seconds) per forward batch
@@ -127,13 +128,22 @@ def token_counts(tokenizer, texts: Sequence[str]) -> np.ndarray:
 
 
 class ModelHost:
+    """The models of one replica. With both models and a shared pass (``SharedEncoder``),
+    a batch that needs both runs one pass; ``/v1/embeddings`` runs the embedder alone."""
+
     def __init__(
-        self, *, emotion: EmotionScorer | None = None, embedder: TextEmbedder | None = None, observe: Observer = None
+        self,
+        *,
+        emotion: EmotionScorer | None = None,
+        embedder: TextEmbedder | None = None,
+        shared: SharedEncoder | None = None,
+        observe: Observer = None,
     ) -> None:
         if emotion is None and embedder is None:
             raise ValueError("a model host needs at least one model")
         self.emotion = emotion
         self.embedder = embedder
+        self.shared = shared
         self.observe = observe or (lambda model, texts, seconds: None)
 
     @classmethod
@@ -146,10 +156,23 @@ class ModelHost:
         cpus: float | None = None,
         observe: Observer = None,
     ) -> ModelHost:
-        """Load the chosen models with ``cpus`` worth of threads (the replica's reservation)."""
+        """Load the chosen models with ``cpus`` worth of threads (the replica's reservation);
+        both models share one pass where ``shared_pass_applies``."""
         from inference.embedding import build_embedder
         from inference.emotion import EmotionClassifier
+        from inference.shared_encoder import load_models
 
+        if emotion and embedding:
+            fitted = settings.model_copy(
+                update={
+                    "emotion": fitted_threads(settings.emotion, cpus),
+                    "embedding": settings.embedding.model_copy(
+                        update={"local": fitted_threads(settings.embedding.local, cpus)}
+                    ),
+                }
+            )
+            models = load_models(fitted)
+            return cls(emotion=models.emotion, embedder=models.embedder, shared=models.shared, observe=observe)
         emotion_model = EmotionClassifier.from_spec(fitted_threads(settings.emotion, cpus)) if emotion else None
         embedder = None
         if embedding:
@@ -170,6 +193,11 @@ class ModelHost:
         ``embedding_only``: ``/v1/embeddings`` needs no emotions); blocking (call it off the
         event loop)."""
         probs = vectors = tokens = None
+        if self.shared is not None and not embedding_only:
+            started = time.perf_counter()
+            probs, vectors, tokens = self.shared.encode(texts)
+            self.observe("shared", len(texts), time.perf_counter() - started)
+            return HostOutputs(probs=probs, vectors=vectors, tokens=tokens)
         if self.emotion is not None and not embedding_only:
             started = time.perf_counter()
             probs = self.emotion.predict_proba(texts)

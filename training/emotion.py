@@ -1,95 +1,144 @@
-"""Fine-tune the default emotion model: LoRA on the packaged MiniLM encoder plus two heads.
+"""``moodwire train-emotion``: the emotion tower end to end, from the shared data to an artifact.
 
-Why LoRA: the committed artifact must stay small (a few MB) while the encoder itself is
-installed from a package; a frozen-encoder linear head tops out near 0.48 macro-F1 on
-GoEmotions/Ekman, fine-tuning the attention and feed-forward layers goes well past it.
-
-Multi-task: one classifier layer holds the 7 Ekman emotion outputs and, when sentiment data
-is given, the 3 outputs of a sentiment head (``inference.heads``), each with its own softmax
-and loss, so a text still costs one forward pass. Training rows come from:
-
-- GoEmotions/Ekman (Reddit): emotion targets; its sentiment-group taxonomy (``group/``, same
-  rows) gives weaker sentiment targets (``derived_sentiment_weight``; "ambiguous" rows none);
-- TweetEval sentiment (tweets): sentiment targets, trained on its ``test`` part, ``val``
-  held out for model selection;
-- TweetEval emotion (tweets): emotion targets mapped onto Ekman
-  (``training.tweeteval.TWEET_EMOTION_TO_EKMAN``) and derived sentiment targets; trained on
-  ``train`` + ``test``, ``val`` held out.
-
-Multi-label rows are trained with a soft target spread evenly over their gold labels, so each
-head stays a single-label softmax classifier. The checkpoint with the best mean dev score is
-kept; then one logit bias per output is tuned on dev for macro-F1 (rare labels such as fear
-and disgust are otherwise under-predicted) and folded into the head.
-
-``train_emotion`` runs the steps, each in its own module: the rows and dev sets
-(``training.data``), the model (``training.model``), the optimisation loop (``training.loop``),
-the dev scores and bias tuning (``training.evaluation``), the artifact (``training.artifact``)
-and, for a second stage, the warm start and its interpolation (``training.warm_start``).
+Steps, each in its own module: the sources and their train/tune/dev parts
+(``training.corpus``); the frozen shared layers run once per text (``training.tower``); the
+tower trained on their output, the checkpoint chosen on the tune sets (``training.tower_fit``);
+one logit bias per output tuned on the tune sets for macro-F1 (``training.evaluation``) and
+one temperature per head (``training.calibration``), both folded into the head; the weights
+rounded to what the artifact stores and written (``training.tower_artifact``). Dev sets are
+scored once, at the end, on the saved model; nothing is chosen on them.
 """
 
 from __future__ import annotations
 
 import random
-import shutil
+import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+from tqdm import tqdm
 
-from training.artifact import save_adapter, stage_dir, write_manifest
-from training.config import TrainConfig, TrainReport
-from training.data import DataFolders, load_training_data
-from training.evaluation import DevScorer, HeadOutputs, per_dev_report, tune_head_biases
-from training.goemotions import read_label_names
-from training.loop import HeadTargets, train_loop
-from training.model import build_model, fold_head_bias
-from training.warm_start import finish_warm_start
+from inference.loading import resolve_source
+from inference.tower import MINILM_LAYERS, EmotionTower, LowerEncoder
+from training.calibration import calibration_error, fold_into_head, head_temperatures, softmax
+from training.config import TrainConfig
+from training.corpus import CorpusFolders, load_corpus
+from training.data import DevSet
+from training.evaluation import HeadOutputs, per_dev_report, tune_head_biases
+from training.loop import HeadTargets
+from training.tower import lower_states
+from training.tower_artifact import round_to_half, save_tower
+from training.tower_fit import SetScorer, fit_tower
 
-__all__ = ["TrainConfig", "TrainReport", "train_emotion"]
+
+def load_encoder(base: str) -> tuple[Any, Any]:
+    """The tokenizer and encoder of ``base`` (the installed MiniLM by default)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from inference.loading import quiet_transformers
+
+    quiet_transformers()
+    path = resolve_source(base)
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 
-def train_emotion(
-    data_dir: Path, out_dir: Path, config: TrainConfig = TrainConfig(), *, tweeteval: Path | None = None
-) -> TrainReport:
-    """Train on ``data_dir`` (GoEmotions) and, when given, ``tweeteval``; write the adapter
-    artifact to ``out_dir`` and return its report."""
+@dataclass
+class TrainedTower:
+    """A trained tower, its biases and temperatures folded in, and how it scores."""
+
+    tower: EmotionTower
+    labels: list[str]
+    heads: HeadOutputs
+    report: dict[str, Any]
+
+
+def train_tower(folders: CorpusFolders, config: TrainConfig) -> TrainedTower:
+    """Train a tower over ``config.shared_layers`` frozen layers on every source in ``folders``."""
+    if not 0 <= config.shared_layers < MINILM_LAYERS:
+        raise ValueError(f"shared_layers must be within 0..{MINILM_LAYERS - 1}, got {config.shared_layers}")
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    folders = DataFolders.find(data_dir, tweeteval)
-    read_label_names(folders.ekman)
-    labels, rows, dev_sets = load_training_data(folders, config)
-    heads = HeadOutputs.of(labels, folders.has_sentiment)
-    tokenizer, model = build_model(config, heads.names)
+    corpus = load_corpus(folders, config)
+    heads = HeadOutputs.of(corpus.labels, has_sentiment=folders.has_sentiment)
+    tokenizer, encoder = load_encoder(config.base)
+    lower = LowerEncoder(encoder, config.shared_layers)
+    total = len(corpus.train) + sum(len(s.texts) for s in corpus.tune + corpus.dev)
+    with tqdm(total=total, desc="shared layers", unit="text", file=sys.stderr) as bar:
 
-    def encode(texts: list[str]) -> list[list[int]]:
-        return tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+        def states_of(texts: list[str]) -> list[torch.Tensor]:
+            ids = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+            return lower_states(lower, ids, tokenizer.pad_token_id, progress=bar)
 
-    train_ids = encode(rows.texts)
-    evaluate = DevScorer(dev_sets, [encode(dev.texts) for dev in dev_sets], tokenizer.pad_token_id, heads)
-    steps = train_loop(
-        model, train_ids, HeadTargets.of(rows), heads, evaluate, config=config, pad_id=tokenizer.pad_token_id, rng=rng
+        train_states = states_of(corpus.train.texts)
+        tune = SetScorer(corpus.tune, [states_of(s.texts) for s in corpus.tune], heads)
+        dev = SetScorer(corpus.dev, [states_of(s.texts) for s in corpus.dev], heads)
+    shared_seconds = time.perf_counter() - started
+
+    tower = EmotionTower.from_encoder(encoder, config.shared_layers, len(heads.names))
+    steps = fit_tower(
+        tower, train_states, HeadTargets.of(corpus.train), heads, tune, config=config, rng=random.Random(config.seed)
     )
+    fit_seconds = time.perf_counter() - started - shared_seconds
 
-    _, _, all_logits = evaluate(model)
-    bias = tune_head_biases(dev_sets, all_logits, heads)
-    fold_head_bias(model, bias)
-    dev_report = per_dev_report(dev_sets, all_logits, bias, labels, heads)
+    tune_logits = tune.logits(tower)
+    bias = tune_head_biases(corpus.tune, tune_logits, heads)
+    temperatures = head_temperatures(corpus.tune, tune_logits, bias, heads)
+    dev_before = dev.logits(tower)  # for the calibration error before the temperatures
+    fold_into_head(tower, bias, temperatures, heads)
+    round_to_half(tower)
+    zero = np.zeros(len(heads.names), dtype=np.float32)
+    dev_logits = dev.logits(tower)
+    dev_report = per_dev_report(corpus.dev, dev_logits, zero, corpus.labels, heads)
+    for dev_set, before, after in zip(corpus.dev, dev_before, dev_logits, strict=True):
+        dev_report[dev_set.name].update(calibration_figures(dev_set, before + bias, after, heads))
+    report = {
+        "dev": dev_report,
+        "tune": per_dev_report(corpus.tune, tune.logits(tower), zero, corpus.labels, heads),
+        "logit_bias": [round(float(b), 2) for b in bias],
+        "temperatures": temperatures,
+        "steps": steps,
+        "seconds": {
+            "shared_layers": round(shared_seconds, 1),
+            "fit": round(fit_seconds, 1),
+            "total": round(time.perf_counter() - started, 1),
+        },
+        "train_rows": len(corpus.train),
+        "sources": dict(corpus.train.sources),
+        "dropped": dict(corpus.dropped),
+    }
+    return TrainedTower(tower=tower, labels=corpus.labels, heads=heads, report=report)
 
-    written = stage_dir(out_dir, config)
-    save_adapter(model, written)
-    report = TrainReport.from_dev(
-        dev_report,
-        bias,
-        steps=steps,
-        seconds=round(time.perf_counter() - started, 1),
-        train_rows=len(rows),
-        sources=dict(rows.sources),
+
+def calibration_figures(dev: DevSet, uncalibrated: np.ndarray, calibrated: np.ndarray, heads: HeadOutputs) -> dict:
+    """The dev set's expected calibration error on its head, before and after the temperature."""
+    cols = heads.columns(dev.head)
+    return {
+        "calibration_error_before": round(calibration_error(softmax(uncalibrated[:, cols]), dev.gold), 4),
+        "calibration_error": round(calibration_error(softmax(calibrated[:, cols]), dev.gold), 4),
+    }
+
+
+def train_emotion(folders: CorpusFolders, out_dir: Path, config: TrainConfig = TrainConfig()) -> dict[str, Any]:
+    """Train the tower and write its artifact to ``out_dir``; return the report."""
+    trained = train_tower(folders, config)
+    version = time.strftime("%Y%m%d") + f"-tower{MINILM_LAYERS - config.shared_layers}"
+    save_tower(
+        out_dir,
+        trained.tower,
+        base=config.base,
+        shared_layers=config.shared_layers,
+        labels=trained.heads.names,
+        version=version,
+        training=asdict(config),
+        report=trained.report,
     )
-    write_manifest(written, config, heads, report)
-    if config.init_from:
-        report = finish_warm_start(config, written, out_dir, labels, dev_sets, report)
-        shutil.rmtree(written, ignore_errors=True)
-    return report
+    return {"version": version, **trained.report}
+
+
+__all__ = ["TrainedTower", "train_emotion", "train_tower"]

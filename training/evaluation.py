@@ -1,8 +1,7 @@
-"""Scoring a model under training on its dev sets, and tuning one logit bias per output.
+"""Scoring a head's logits on labelled sets, and tuning one logit bias per output.
 
-The checkpoint with the best mean dev score is kept; then one logit bias per output is tuned
-on dev for macro-F1 (rare labels such as fear and disgust are otherwise under-predicted) and
-folded into the head.
+The biases are tuned on the tune sets for macro-F1 (rare labels such as fear and disgust are
+otherwise under-predicted) and folded into the head (``training.calibration``).
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from inference.batching import pad_batch
 from inference.heads import SENTIMENT_LABELS, SENTIMENT_OUTPUTS
 from training.data import DevSet
 from training.metrics import top1_macro_f1
@@ -37,49 +34,12 @@ class HeadOutputs:
         return self.emotion if head == "emotion" else self.sentiment
 
 
-@torch.inference_mode()
-def model_logits(model: torch.nn.Module, encoded: list[list[int]], pad_id: int, batch_tokens: int = 8192) -> np.ndarray:
-    """Logits of every output for each of the ``encoded`` texts, in their order."""
-    model.eval()
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    out = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
-    start = 0
-    while start < len(order):
-        width = len(encoded[order[min(start + 255, len(order) - 1)]])
-        size = max(1, min(256, batch_tokens // max(width, 1)))
-        idx = order[start : start + size]
-        input_ids, mask = pad_batch([encoded[i] for i in idx], pad_id)
-        device = next(model.parameters()).device
-        out[idx] = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits.float().cpu().numpy()
-        start += size
-    return out
-
-
 def dev_f1(logits: np.ndarray, dev: DevSet) -> tuple[float, list[float]]:
     """Top-1 macro-F1 of one head's ``logits`` on ``dev`` (over ``dev.scored`` when set)."""
     score, per_label = top1_macro_f1(logits.argmax(1).tolist(), dev.gold, logits.shape[1])
     if dev.scored is None:
         return score, per_label
     return float(np.mean([per_label[i] for i in dev.scored])), per_label
-
-
-@dataclass(frozen=True)
-class DevScorer:
-    """Scores a model on the dev sets (``dev_ids``: their texts, tokenised), each on its head."""
-
-    dev_sets: list[DevSet]
-    dev_ids: list[list[list[int]]]
-    pad_id: int
-    heads: HeadOutputs
-
-    def __call__(self, model: torch.nn.Module) -> tuple[float, dict[str, float], list[np.ndarray]]:
-        """The mean dev macro-F1, each dev set's, and each dev set's logits (every output)."""
-        all_logits = [model_logits(model, ids, self.pad_id) for ids in self.dev_ids]
-        scores = {
-            dev.name: dev_f1(lg[:, self.heads.columns(dev.head)], dev)[0]
-            for dev, lg in zip(self.dev_sets, all_logits, strict=True)
-        }
-        return float(np.mean(list(scores.values()))), scores, all_logits
 
 
 def tune_bias(objective: Callable[[np.ndarray], float], num_labels: int, rounds: int = 3) -> tuple[np.ndarray, float]:
@@ -119,7 +79,8 @@ def tune_head_biases(dev_sets: list[DevSet], all_logits: list[np.ndarray], heads
     emotion_devs = [
         (dev, lg[:, heads.emotion]) for dev, lg in zip(dev_sets, all_logits, strict=True) if dev.head == "emotion"
     ]
-    bias[heads.emotion] = tune_head_bias(emotion_devs, len(heads.emotion))
+    if emotion_devs:
+        bias[heads.emotion] = tune_head_bias(emotion_devs, len(heads.emotion))
     sentiment_devs = [
         (dev, lg[:, heads.sentiment]) for dev, lg in zip(dev_sets, all_logits, strict=True) if dev.head == "sentiment"
     ]

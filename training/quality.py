@@ -17,7 +17,7 @@ from inference.interfaces import TextEmbedder
 from inference.sentiment import SentimentScorer
 from inference.topics import TopicScorer, load_topic_file
 from training.goemotions import read_split
-from training.metrics import macro_f1, top1_macro_f1
+from training.metrics import top1_macro_f1
 from training.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
@@ -46,24 +46,36 @@ def sentiment_macro_f1(emotion: EmotionClassifier, scorer: SentimentScorer, path
 
 
 def sentiment_f1_of(emotion: EmotionClassifier, scorer: SentimentScorer, texts: list[str], gold: list[str]) -> float:
+    return sentiment_f1_per_label(emotion, scorer, texts, gold)[0]
+
+
+def sentiment_f1_per_label(
+    emotion: EmotionClassifier, scorer: SentimentScorer, texts: list[str], gold: list[str]
+) -> tuple[float, dict[str, float]]:
+    """Macro-F1 of the configured sentiment method and each label's F1."""
     predicted = [r.label for r in scorer.results(emotion.predict_proba(texts))]
     index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
-    return macro_f1([index[p] for p in predicted], [index[g] for g in gold], len(SENTIMENT_LABELS))
+    score, per_label = top1_macro_f1([index[p] for p in predicted], [{index[g]} for g in gold], len(SENTIMENT_LABELS))
+    return score, dict(zip(SENTIMENT_LABELS, per_label, strict=True))
 
 
-def tweeteval_figures(emotion: EmotionClassifier, scorer: SentimentScorer, folder: Path) -> dict[str, float]:
-    """Dev figures on TweetEval's ``val`` parts (the parts training holds out)."""
+def tweeteval_figures(emotion: EmotionClassifier, scorer: SentimentScorer, folder: Path) -> dict[str, object]:
+    """Dev figures on TweetEval's ``val`` parts (the parts training holds out), and per label."""
     sentiment = read_tweeteval(folder / "sentiment", "val", {}, SENTIMENT_LABELS)
     emotions = read_tweeteval(
         folder / "emotion", "val", TWEET_EMOTION_TO_EKMAN, sorted(set(TWEET_EMOTION_TO_EKMAN.values()))
     )
+    sentiment_f1, sentiment_labels = sentiment_f1_per_label(
+        emotion, scorer, sentiment.texts, [SENTIMENT_LABELS[ids[0]] for ids in sentiment.labels]
+    )
+    emotion_f1, emotion_labels = emotion_f1_per_label(
+        emotion, emotions.texts, [{emotions.label_names[ids[0]]} for ids in emotions.labels]
+    )
     return {
-        "tweeteval_sentiment_val_macro_f1": sentiment_f1_of(
-            emotion, scorer, sentiment.texts, [SENTIMENT_LABELS[ids[0]] for ids in sentiment.labels]
-        ),
-        "tweeteval_emotion_val_macro_f1": emotion_f1_of(
-            emotion, emotions.texts, [emotions.label_names[ids[0]] for ids in emotions.labels]
-        ),
+        "tweeteval_sentiment_val_macro_f1": sentiment_f1,
+        "tweeteval_sentiment_val_per_label_f1": sentiment_labels,
+        "tweeteval_emotion_val_macro_f1": emotion_f1,
+        "tweeteval_emotion_val_per_label_f1": emotion_labels,
     }
 
 
@@ -75,12 +87,35 @@ def emotion_tweets_macro_f1(emotion: EmotionClassifier, path: Path | None = None
 
 def emotion_f1_of(emotion: EmotionClassifier, texts: list[str], gold: list[str]) -> float:
     """Top-1 macro-F1 over the labels ``gold`` uses; any other prediction counts as wrong."""
-    labels = sorted(set(gold))
+    return emotion_f1_per_label(emotion, texts, [{g} for g in gold])[0]
+
+
+def emotion_f1_per_label(
+    emotion: EmotionClassifier, texts: list[str], gold: list[set[str]], scored: list[str] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Top-1 macro-F1 against gold label sets, over ``scored`` (default: every label the gold
+    sets use); a prediction outside a text's gold set (``neutral`` on a fear tweet) is a miss."""
+    labels = scored or sorted(set().union(*gold))
     predicted = [r.label for r in emotion.classify(texts)]
     index = {label: i for i, label in enumerate(labels)}
-    other = len(labels)  # a prediction outside the file's labels (e.g. neutral) is always wrong
-    per_label = top1_macro_f1([index.get(p, other) for p in predicted], [{index[g]} for g in gold], other + 1)[1]
-    return float(np.mean(per_label[:other]))
+    other = len(labels)  # any label outside the scored ones
+    gold_ids = [{index.get(g, other) for g in golds} for golds in gold]
+    per_label = top1_macro_f1([index.get(p, other) for p in predicted], gold_ids, other + 1)[1]
+    return float(np.mean(per_label[:other])), dict(zip(labels, per_label[:other], strict=True))
+
+
+def semeval_figures(emotion: EmotionClassifier, folder: Path) -> dict[str, object]:
+    """SemEval-2018 E-c dev (held out of training): top-label macro-F1 over anger, fear, joy,
+    sadness and surprise, the emotions of out-of-domain tweets analysts chart."""
+    from training.corpus import TWEET_SCORED_EMOTIONS
+    from training.semeval import read_semeval
+
+    labels = list(emotion.layout.emotion_labels)
+    split, _ = read_semeval(folder, "dev", labels)
+    rows = [i for i, ids in enumerate(split.labels) if ids]
+    gold = [{labels[i] for i in split.labels[row]} for row in rows]
+    score, per_label = emotion_f1_per_label(emotion, [split.texts[i] for i in rows], gold, list(TWEET_SCORED_EMOTIONS))
+    return {"semeval_dev_macro_f1": score, "semeval_dev_per_label_f1": per_label}
 
 
 # Hand-written news topic checks, both scored against news_topics.yaml (file name -> figure
@@ -100,12 +135,20 @@ def topic_accuracy(embedder: TextEmbedder, topics: Path | None = None, path: Pat
 
 
 def goemotions_macro_f1(emotion: EmotionClassifier, data_dir: Path, split: str = "dev") -> float:
+    return goemotions_per_label(emotion, data_dir, split)[0]
+
+
+def goemotions_per_label(
+    emotion: EmotionClassifier, data_dir: Path, split: str = "dev"
+) -> tuple[float, dict[str, float]]:
+    """Top-1 macro-F1 on GoEmotions/Ekman ``split`` against the gold label sets, and per label."""
     data = read_split(data_dir, split)
     labels = list(emotion.layout.emotion_labels)
     index = {label: i for i, label in enumerate(labels)}
     predicted = emotion.layout.emotion(emotion.predict_proba(data.texts)).argmax(axis=1).tolist()
     gold = [{index[data.label_names[i]] for i in ids} for ids in data.labels]
-    return top1_macro_f1(predicted, gold, len(labels))[0]
+    score, per_label = top1_macro_f1(predicted, gold, len(labels))
+    return score, dict(zip(labels, per_label, strict=True))
 
 
 def language_hits(path: Path | None = None) -> tuple[list[bool], list[str]]:

@@ -14,6 +14,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--goemotions", type=Path, help="GoEmotions root or Ekman folder: also report top-1 macro-F1 on dev"
     )
     parser.add_argument("--tweeteval", type=Path, help="TweetEval root: also report macro-F1 on its held-out val parts")
+    parser.add_argument(
+        "--semeval", type=Path, help="SemEval-2018 E-c folder: also report macro-F1 on its held-out dev tweets"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -28,28 +31,44 @@ def run(args: argparse.Namespace) -> int:
     emotion = EmotionClassifier.from_spec(settings.emotion)
     embedder = build_embedder(settings.embedding)
     scorer = sentiment_scorer(settings.sentiment, emotion.labels)
-    report = {
+    emotion_tweets = quality.read_labelled(quality.CHECKS_DIR / "emotion_tweets.tsv")
+    tweets_f1, tweets_per_label = quality.emotion_f1_per_label(
+        emotion, emotion_tweets[0], [{"joy" if g == "love" else g} for g in emotion_tweets[1]]
+    )
+    report: dict[str, object] = {
         "emotion_model": emotion.version,
         "sentiment_method": settings.sentiment.method,
-        "emotion_tweets_macro_f1": round(quality.emotion_tweets_macro_f1(emotion), 4),
-        **{
-            figure: round(quality.sentiment_macro_f1(emotion, scorer, quality.CHECKS_DIR / name), 4)
-            for name, figure in quality.SENTIMENT_CHECKS.items()
-        },
-        **{
+        "emotion_tweets_macro_f1": round(tweets_f1, 4),
+        "emotion_tweets_per_label_f1": _rounded(tweets_per_label),
+    }
+    for name, figure in quality.SENTIMENT_CHECKS.items():
+        texts, gold = quality.read_labelled(quality.CHECKS_DIR / name)
+        score, per_label = quality.sentiment_f1_per_label(emotion, scorer, texts, gold)
+        report[figure] = round(score, 4)
+        report[figure.replace("_macro_f1", "_per_label_f1")] = _rounded(per_label)
+    report.update(
+        {
             figure: round(quality.topic_accuracy(embedder, path=quality.CHECKS_DIR / name), 4)
             for name, figure in quality.TOPIC_CHECKS.items()
-        },
-        "language_accuracy": round(quality.language_accuracy(), 4),
-        "language_accuracy_per_language": {
-            label: round(value, 4) for label, value in quality.language_accuracy_per_language().items()
-        },
-    }
+        }
+    )
+    report["language_accuracy"] = round(quality.language_accuracy(), 4)
+    report["language_accuracy_per_language"] = _rounded(quality.language_accuracy_per_language())
     if args.goemotions is not None:
         ekman = args.goemotions / "ekman" if (args.goemotions / "ekman").is_dir() else args.goemotions
-        report["goemotions_dev_macro_f1"] = round(quality.goemotions_macro_f1(emotion, ekman), 4)
+        score, per_label = quality.goemotions_per_label(emotion, ekman)
+        report["goemotions_dev_macro_f1"] = round(score, 4)
+        report["goemotions_dev_per_label_f1"] = _rounded(per_label)
     if args.tweeteval is not None:
-        figures = quality.tweeteval_figures(emotion, scorer, args.tweeteval)
-        report.update({name: round(value, 4) for name, value in figures.items()})
+        for name, value in quality.tweeteval_figures(emotion, scorer, args.tweeteval).items():
+            report[name] = _rounded(value) if isinstance(value, dict) else round(value, 4)
+    if args.semeval is not None:
+        figures = quality.semeval_figures(emotion, args.semeval)
+        report["semeval_dev_macro_f1"] = round(float(figures["semeval_dev_macro_f1"]), 4)
+        report["semeval_dev_per_label_f1"] = _rounded(figures["semeval_dev_per_label_f1"])
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _rounded(values) -> dict[str, float]:
+    return {label: round(float(value), 4) for label, value in values.items()}

@@ -1,15 +1,17 @@
-"""``moodwire train-emotion``: reproduce the default emotion model artifact (emotion + sentiment heads)."""
+"""``moodwire train-emotion``: reproduce the default emotion model (emotion + sentiment heads on a
+tower over the embedding model's shared layers) from the shared data, in one command."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train-emotion", help="fine-tune the emotion model (LoRA on MiniLM)")
+    parser = commands.add_parser(
+        "train-emotion", help="train the emotion tower (upper MiniLM layers over the embedding's shared lower layers)"
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -20,54 +22,69 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--tweeteval",
         type=Path,
         default=None,
-        help="TweetEval root with sentiment/ and emotion/: adds tweets and the sentiment head's main data",
+        help="TweetEval root with sentiment/ and emotion/: the sentiment head's main data and tweets",
     )
-    parser.add_argument("--out", type=Path, required=True, help="folder for the adapter artifact")
-    parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--lora-rank", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N training rows")
-    parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
-        "--init-from",
+        "--semeval",
+        type=Path,
         default=None,
-        help="start from this adapter artifact (e.g. builtin:ekman-minilm or a folder): a short second stage",
+        help="SemEval-2018 E-c folder (train.tsv, dev.tsv): emotion tweets with fear and surprise",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for the tower artifact")
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="the tower's layers")
+    parser.add_argument("--head-learning-rate", type=float, default=1e-3, help="the output layer")
+    parser.add_argument(
+        "--shared-layers",
+        type=int,
+        default=4,
+        help="lower MiniLM layers shared with the embedding (frozen); the tower holds the rest",
     )
     parser.add_argument(
-        "--goemotions-fraction",
+        "--tweet-emotion-weight",
         type=float,
         default=1.0,
-        help="share of GoEmotions train rows to use (a warm start replays part of them)",
+        help="weight of the tweets' emotion targets (SemEval, TweetEval emotion); GoEmotions' is 1",
     )
+    parser.add_argument(
+        "--tune-fraction",
+        type=float,
+        default=0.1,
+        help="share of each source's training rows kept out to tune checkpoints, biases and calibration",
+    )
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N rows of each source")
+    parser.add_argument("--seed", type=int, default=13)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.loading import ModelLoadError, is_adapter_artifact, resolve_source
-    from training.emotion import TrainConfig, train_emotion
+    from training.config import TrainConfig
+    from training.corpus import CorpusFolders
+    from training.emotion import train_emotion
     from training.goemotions import DatasetError
 
     if not args.data.is_dir():
         raise DatasetError(f"{args.data}: not a folder")
-    if not 0.0 < args.goemotions_fraction <= 1.0:
-        raise DatasetError(f"--goemotions-fraction must be within (0, 1], got {args.goemotions_fraction}")
-    if args.init_from is not None and not is_adapter_artifact(resolve_source(args.init_from)):
-        raise ModelLoadError(
-            f"--init-from {args.init_from}: not a moodwire adapter artifact (no moodwire_artifact.json)"
-        )
+    if not 0.0 <= args.tune_fraction < 1.0:
+        raise DatasetError(f"--tune-fraction must be within [0, 1), got {args.tune_fraction}")
+    if args.tweet_emotion_weight < 0:
+        raise DatasetError(f"--tweet-emotion-weight must be at least 0, got {args.tweet_emotion_weight}")
+    if not 0 <= args.shared_layers < 6:
+        raise DatasetError(f"--shared-layers must be within 0..5 (MiniLM has 6 layers), got {args.shared_layers}")
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
-        lora_rank=args.lora_rank,
+        head_learning_rate=args.head_learning_rate,
+        shared_layers=args.shared_layers,
+        tune_fraction=args.tune_fraction,
+        tweet_emotion_weight=args.tweet_emotion_weight,
         threads=args.threads,
         limit=args.limit,
         seed=args.seed,
-        init_from=args.init_from,
-        goemotions_fraction=args.goemotions_fraction,
     )
-    report = train_emotion(args.data, args.out, config, tweeteval=args.tweeteval)
-    print(json.dumps(asdict(report), indent=2))
+    report = train_emotion(CorpusFolders(args.data, args.tweeteval, args.semeval), args.out, config)
+    print(json.dumps(report, indent=2))
     return 0

@@ -24,7 +24,7 @@ def load_replica_host(settings, *, emotion: bool = True, embedding: bool = True)
     from serve_app.metrics import ModelMetrics
     from serve_app.model_host import ModelHost
 
-    metrics = {name: ModelMetrics(name) for name in ("emotion", "embedding")}
+    metrics = {name: ModelMetrics(name) for name in ("emotion", "embedding", "shared")}
     return ModelHost.load(
         PipelineSettings.model_validate(settings),
         emotion=emotion,

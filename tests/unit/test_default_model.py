@@ -111,3 +111,24 @@ def test_classify_command_end_to_end_with_default_models(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(long_text) > 12_500 and json.loads(done.stdout)["topics"][0]["key"] == "economy"
+
+
+def test_the_shipped_tower_candidate_shares_the_embedding_pass():
+    """``builtin:ekman-tower`` runs over the installed embedder's own lower layers, so with the
+    shipped embedding settings every face computes both outputs in one pass
+    (``inference.shared_encoder``); the default LoRA model runs its own."""
+    from inference.loading import ArtifactManifest, is_tower_artifact
+    from inference.settings import EmotionModelSpec, load_pipeline_settings
+    from inference.shared_encoder import shared_pass_applies
+
+    artifact = artifacts_dir() / "ekman-tower"
+    assert is_tower_artifact(str(artifact))
+    manifest = ArtifactManifest.read(artifact)
+    assert manifest.base == "packaged:all-MiniLM-L6-v2" and manifest.max_length == 256
+    assert sum(p.stat().st_size for p in artifact.iterdir()) <= 8 * 1024 * 1024
+    for name in ("moodwire.yaml", "moodwire-int8.yaml"):
+        settings = load_pipeline_settings(ROOT / "configs" / name)
+        assert not shared_pass_applies(settings)
+        tower = settings.emotion.model_copy(update={"source": "builtin:ekman-tower"})
+        assert shared_pass_applies(settings.model_copy(update={"emotion": tower})), name
+    assert EmotionModelSpec().source == "builtin:ekman-minilm"

@@ -34,17 +34,17 @@ def faces(tmp_path):
     return {"config": config, "settings": load_pipeline_settings(config)}
 
 
-def cli_results(faces, capsys) -> list[dict]:
+def cli_results(faces, capsys, *, fake: bool = True) -> list[dict]:
     from moodwire.cli import main
 
     assert main(["classify", *TEXTS, "--config", str(faces["config"])]) == 0
     captured = capsys.readouterr()
-    assert "fake models in use (emotion, embedding)" in captured.err
+    assert ("fake models in use (emotion, embedding)" in captured.err) == fake
     lines = [json.loads(line) for line in captured.out.splitlines()]
     return [{k: v for k, v in line.items() if k != "text"} for line in lines]
 
 
-def gateway_results(faces) -> tuple[list[dict], str]:
+def gateway_results(faces) -> tuple[list[dict], str, bool]:
     from datetime import UTC, datetime
 
     from serve_app.batcher import HostBatcher
@@ -65,10 +65,10 @@ def gateway_results(faces) -> tuple[list[dict], str]:
     response = classify_response(job, analyses)["results"]
     assert [p.record.result.to_dict() for p in stored] == response  # what is stored is what is answered
     assert {p.record.model_version for p in stored} == {online.model_version}
-    return response, online.model_version
+    return response, online.model_version, host.shared is not None
 
 
-def backfill_results(faces, *, staged: bool) -> tuple[list[dict], set[str]]:
+def backfill_results(faces, *, staged: bool) -> tuple[list[dict], set[str], bool]:
     from batch_jobs.udfs import AnalysisUDF, EmotionUDF, ModelsUDF, batch_records, validate_batch
     from inference.loading import classifier_labels_and_version
     from storage.records import RecordRules
@@ -77,18 +77,21 @@ def backfill_results(faces, *, staged: bool) -> tuple[list[dict], set[str]]:
     config = str(faces["config"])
     batch = {"text": np.array([*TEXTS, ""], dtype=object)}
     batch = validate_batch(batch, rules=RecordRules.default())
-    batch = AnalysisUDF(config)(EmotionUDF(config)(batch)) if staged else ModelsUDF(config)(batch)
+    fused = None if staged else ModelsUDF(config)
+    batch = AnalysisUDF(config)(EmotionUDF(config)(batch)) if fused is None else fused(batch)
     labels, _ = classifier_labels_and_version(faces["settings"].emotion.source)  # as the writers get them
     records, failed, _ = batch_records(batch, ResultColumns.for_outputs(labels))
     assert [reason for _, reason in failed] == ["text is empty"]
-    return [r.result.to_dict() for r in records], {r.model_version for r in records}
+    shared = fused is not None and fused.models.shared is not None
+    return [r.result.to_dict() for r in records], {r.model_version for r in records}, shared
 
 
-def bench_results(faces) -> tuple[list[dict], str]:
+def bench_results(faces) -> tuple[list[dict], str, bool]:
     from moodwire.bench.models import LoadedModels, naive_pipeline
 
     pipeline = naive_pipeline(LoadedModels.load(faces["settings"]), faces["settings"])
-    return [pipeline.classify([text])[0].to_dict() for text in TEXTS], pipeline.model_version  # one at a time
+    results = [pipeline.classify([text])[0].to_dict() for text in TEXTS]  # one at a time
+    return results, pipeline.model_version, pipeline.models.shared is not None
 
 
 def test_the_four_faces_give_the_same_results(faces, capsys):
@@ -97,10 +100,10 @@ def test_the_four_faces_give_the_same_results(faces, capsys):
     version = pipeline_model_version(faces["settings"])  # what the backfill compares stored rows with
     assert version.startswith("fake:emotion@1+fake:embedding@1+lang:")
     cli = cli_results(faces, capsys)
-    gateway, gateway_version = gateway_results(faces)
-    fused, fused_versions = backfill_results(faces, staged=False)
-    staged, staged_versions = backfill_results(faces, staged=True)
-    bench, bench_version = bench_results(faces)
+    gateway, gateway_version, _ = gateway_results(faces)
+    fused, fused_versions, _ = backfill_results(faces, staged=False)
+    staged, staged_versions, _ = backfill_results(faces, staged=True)
+    bench, bench_version, _ = bench_results(faces)
     assert cli == gateway == fused == staged == bench
     assert {gateway_version, bench_version} | fused_versions | staged_versions == {version}
     # Not all alike, not all empty: the fake models follow the words of each text.
@@ -116,3 +119,37 @@ def test_the_four_faces_give_the_same_results(faces, capsys):
     assert [r["emotion"]["label"] for r in cli][:3] == ["anger", "joy", "neutral"]
     assert [r["sentiment"]["label"] for r in cli][:3] == ["negative", "positive", "neutral"]
     assert [(r["language"], r["language_supported"]) for r in cli][-2:] == [("es", False), ("de", False)]
+
+
+def close(a, b) -> bool:
+    """Results equal in every label, key and text, and in every number to 1e-5 (a model run
+    alone and in the shared pass may differ in the last float bits)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-5
+    return a == b
+
+
+@pytest.mark.slow
+def test_the_faces_run_one_shared_pass_on_a_tower(tmp_path, capsys):
+    """With a tower artifact over the installed MiniLM (the default's shape), the CLI, the
+    Gateway, the fused backfill and the bench run one encoder pass for both outputs, and give
+    what the staged backfill (each model alone) gives."""
+    from inference.versions import pipeline_model_version
+    from tests.unit.towers import tower_model_config, write_tower_artifact
+
+    config = tower_model_config(tmp_path, write_tower_artifact(tmp_path / "tower"))
+    faces = {"config": config, "settings": load_pipeline_settings(config)}
+    version = pipeline_model_version(faces["settings"])
+    cli = cli_results(faces, capsys, fake=False)
+    gateway, gateway_version, gateway_shared = gateway_results(faces)
+    fused, fused_versions, fused_shared = backfill_results(faces, staged=False)
+    staged, staged_versions, _ = backfill_results(faces, staged=True)
+    bench, bench_version, bench_shared = bench_results(faces)
+    assert gateway_shared and fused_shared and bench_shared
+    assert close(cli, staged) and close(gateway, staged) and close(fused, staged) and close(bench, staged)
+    assert {gateway_version, bench_version} | fused_versions | staged_versions == {version}
+    assert version.startswith(f"{tmp_path / 'tower'}@test-tower+packaged:all-MiniLM-L6-v2+lang:")

@@ -1,6 +1,7 @@
-"""``moodwire train-emotion`` on a tiny synthetic GoEmotions-format folder."""
+"""``moodwire train-emotion`` on a tiny synthetic GoEmotions-format folder: a tower artifact."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -20,12 +21,15 @@ pytestmark = pytest.mark.slow  # loads the real default models
 
 
 def write_dataset(folder):
+    """Distinct training texts (repeats would train once) and dev texts that are not among them."""
     folder.mkdir()
     (folder / "labels.txt").write_text("anger\njoy\n", encoding="utf-8")
-    rows = [f"{t}\t1\tid{i}" for i, t in enumerate(JOY * 4)] + [f"{t}\t0\tid{i}" for i, t in enumerate(ANGER * 4)]
+    rows = [f"{t}, day {n}\t1\tj{i}{n}" for n in range(4) for i, t in enumerate(JOY)]
+    rows += [f"{t}, day {n}\t0\ta{i}{n}" for n in range(4) for i, t in enumerate(ANGER)]
     rows.append("I love it and I hate it\t0,1\tmixed")
     (folder / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (folder / "dev.tsv").write_text("\n".join(rows[::3]) + "\n", encoding="utf-8")
+    dev = [f"{t}\t1\tdj{i}" for i, t in enumerate(JOY)] + [f"{t}\t0\tda{i}" for i, t in enumerate(ANGER)]
+    (folder / "dev.tsv").write_text("\n".join(dev) + "\n", encoding="utf-8")
 
 
 def test_train_emotion_writes_a_small_loadable_artifact(tmp_path, capsys):
@@ -49,14 +53,17 @@ def test_train_emotion_writes_a_small_loadable_artifact(tmp_path, capsys):
     )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["steps"] == 15 and set(report["per_label_f1"]) == {"anger", "joy"}
+    assert report["steps"] == math.ceil(report["train_rows"] / 8) * 3
+    assert report["train_rows"] + report["tune"]["goemotions_tune"]["rows"] == 33  # every row trains or tunes
+    assert set(report["dev"]["goemotions_dev"]["per_label_f1"]) == {"anger", "joy"}
+    assert "calibration_error" in report["dev"]["goemotions_dev"]
     size = sum(p.stat().st_size for p in out.iterdir())
-    assert size < 8 * 1024 * 1024
-    assert not (out / "README.md").exists()
+    assert size < 8 * 1024 * 1024  # two layers and the head, in half precision
     manifest = ArtifactManifest.read(out)
     assert manifest.labels == ["anger", "joy"] and manifest.base == "packaged:all-MiniLM-L6-v2"
+    assert manifest.extra is not None and manifest.extra["shared_layers"] == 4
 
-    classifier = EmotionClassifier.from_spec(ModelSpec(source=str(out), threads=1))
+    classifier = EmotionClassifier.from_spec(ModelSpec(source=str(out), threads=1, runtime="torch"))
     assert classifier.labels == ["anger", "joy"]
     probs = classifier.predict_proba(["what a wonderful day", "I am furious about this"])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)

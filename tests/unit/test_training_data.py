@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.conftest import EKMAN
 from training.config import TrainConfig
-from training.data import DataFolders, load_training_data
+from training.corpus import CorpusFolders, load_corpus
 from training.goemotions import DatasetError
 from training.tweeteval import TWEET_EMOTION_TO_EKMAN, read_tweeteval
 
@@ -59,14 +59,19 @@ def test_a_label_without_a_target_or_a_bad_line_names_the_file(tmp_path):
 
 def test_every_source_gets_its_heads_targets(tmp_path):
     write_goemotions(tmp_path / "go")
+    (tmp_path / "go" / "ekman" / "dev.tsv").write_text("a held-out comment\t3\tid9\n", encoding="utf-8")
     write_tweeteval(tmp_path / "te", emotion_rows=[("soon!", 2)], sentiment_rows=[("3 hours on hold", 0)])
-    folders = DataFolders.find(tmp_path / "go", tmp_path / "te")
+    for task in ("emotion", "sentiment"):  # val is dev: other texts than train and test
+        (tmp_path / "te" / task / "val_text.txt").write_text(f"{task} dev tweet\n", encoding="utf-8")
+    folders = CorpusFolders(tmp_path / "go", tmp_path / "te")
     assert folders.groups == tmp_path / "go" / "group" and folders.has_sentiment
-    alone = DataFolders.find(tmp_path / "go" / "ekman")  # the first stage: emotion targets only
+    alone = CorpusFolders(tmp_path / "go" / "ekman")  # GoEmotions alone: emotion targets only
     assert alone.groups is None and not alone.has_sentiment
-    labels, rows, devs = load_training_data(folders, TrainConfig(derived_sentiment_weight=0.3))
-    assert labels == EKMAN
-    assert rows.sources == {"goemotions": 3, "tweeteval_sentiment": 1, "tweeteval_emotion": 2}
+    corpus = load_corpus(folders, TrainConfig(derived_sentiment_weight=0.3, tune_fraction=0.0))
+    rows = corpus.train
+    assert corpus.labels == EKMAN
+    # "soon!" is in TweetEval emotion's train and test: it trains once
+    assert rows.sources == {"goemotions": 3, "tweeteval_sentiment": 1, "tweeteval_emotion": 1}
     # GoEmotions: soft emotion targets; sentiment from its groups (ambiguous: no target)
     np.testing.assert_allclose(rows.emotion[1][[0, 5]], [0.5, 0.5])
     np.testing.assert_allclose(rows.sentiment[0], [0, 0, 1])
@@ -76,23 +81,15 @@ def test_every_source_gets_its_heads_targets(tmp_path):
     np.testing.assert_allclose(rows.sentiment[3], [1, 0, 0])
     assert EKMAN[int(np.argmax(rows.emotion[4]))] == "joy"
     np.testing.assert_allclose(rows.sentiment[4], [0, 0, 1])
-    assert [(d.name, d.head) for d in devs] == [
+    assert [(d.name, d.head) for d in corpus.dev] == [
         ("goemotions_dev", "emotion"),
         ("tweeteval_sentiment_val", "sentiment"),
         ("tweeteval_emotion_val", "emotion"),
     ]
 
 
-def test_goemotions_replay_fraction_is_a_seeded_sample(tmp_path):
-    write_goemotions(tmp_path / "go")
-    _, rows, _ = load_training_data(DataFolders.find(tmp_path / "go"), TrainConfig(goemotions_fraction=0.34))
-    assert len(rows) == 1 and rows.sources == {"goemotions": 1}
-    _, again, _ = load_training_data(DataFolders.find(tmp_path / "go"), TrainConfig(goemotions_fraction=0.34))
-    assert again.texts == rows.texts
-
-
 def test_missing_tweeteval_task_folder_is_named(tmp_path):
     write_goemotions(tmp_path / "go")
     (tmp_path / "te").mkdir()
     with pytest.raises(DatasetError, match=r"te/sentiment.*missing TweetEval task folder"):
-        DataFolders.find(tmp_path / "go", tmp_path / "te")
+        load_corpus(CorpusFolders(tmp_path / "go", tmp_path / "te"), TrainConfig())
