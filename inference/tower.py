@@ -183,17 +183,25 @@ class TowerParts:
         return JointEncoder(self.encoder, self.tower, self.shared_layers).eval()
 
 
-def load_tower_parts(folder: Path) -> TowerParts:
-    """Load a tower artifact: the base encoder named in its manifest, plus the tower."""
+def load_base_encoder(base: str) -> tuple[Any, Any]:
+    """The tokenizer and encoder (eval mode) of ``base``, without transformers' bars and notes:
+    what a tower is built on, when it is trained and when it is loaded."""
     from transformers import AutoModel, AutoTokenizer
 
+    from inference.loading import quiet_transformers
+
+    quiet_transformers()
+    path = resolve_source(base)
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+def load_tower_parts(folder: Path) -> TowerParts:
+    """Load a tower artifact: the base encoder named in its manifest, plus the tower."""
     manifest = ArtifactManifest.read(folder)
     shared = (manifest.extra or {}).get("shared_layers")
     if not isinstance(shared, int):
         raise ModelLoadError(f"{folder / ARTIFACT_MANIFEST}: a tower artifact needs an integer 'shared_layers'")
-    base_path = resolve_source(manifest.base)
-    encoder = AutoModel.from_pretrained(base_path).eval()
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    tokenizer, encoder = load_base_encoder(manifest.base)
     tokenizer.model_max_length = manifest.max_length
     tower = load_tower(folder, encoder, shared, len(manifest.labels))
     return TowerParts(encoder=encoder, tokenizer=tokenizer, tower=tower, manifest=manifest)

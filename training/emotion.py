@@ -22,8 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inference.loading import resolve_source
-from inference.tower import MINILM_LAYERS, EmotionTower, LowerEncoder
+from inference.tower import MINILM_LAYERS, EmotionTower, LowerEncoder, load_base_encoder
 from training.calibration import calibration_error, fold_into_head, head_temperatures, softmax
 from training.config import TrainConfig
 from training.corpus import CorpusFolders, load_corpus
@@ -33,17 +32,6 @@ from training.loop import HeadTargets
 from training.tower import lower_states
 from training.tower_artifact import round_to_half, save_tower
 from training.tower_fit import SetScorer, fit_tower
-
-
-def load_encoder(base: str) -> tuple[Any, Any]:
-    """The tokenizer and encoder of ``base`` (the installed MiniLM by default)."""
-    from transformers import AutoModel, AutoTokenizer
-
-    from inference.loading import quiet_transformers
-
-    quiet_transformers()
-    path = resolve_source(base)
-    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 
 @dataclass
@@ -66,7 +54,7 @@ def train_tower(folders: CorpusFolders, config: TrainConfig) -> TrainedTower:
         torch.set_num_threads(config.threads)
     corpus = load_corpus(folders, config)
     heads = HeadOutputs.of(corpus.labels, has_sentiment=folders.has_sentiment)
-    tokenizer, encoder = load_encoder(config.base)
+    tokenizer, encoder = load_base_encoder(config.base)
     lower = LowerEncoder(encoder, config.shared_layers)
     total = len(corpus.train) + sum(len(s.texts) for s in corpus.tune + corpus.dev)
     with tqdm(total=total, desc="shared layers", unit="text", file=sys.stderr) as bar:

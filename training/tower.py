@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from inference.batching import pad_batch
+from inference.batching import pad_batch, token_budget_batches
 from inference.tower import LowerEncoder
 
 
@@ -21,17 +21,13 @@ def lower_states(
     every training epoch feeds the tower instead of re-running the frozen layers."""
     lower.eval()
     device = next(lower.parameters()).device
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     states: list[torch.Tensor | None] = [None] * len(encoded)
-    start = 0
-    while start < len(order):
-        width = len(encoded[order[min(start + 255, len(order) - 1)]])
-        idx = order[start : start + max(1, min(256, batch_tokens // max(width, 1)))]
+    lengths = [len(ids) for ids in encoded]
+    for idx in token_budget_batches(lengths, token_budget=batch_tokens, max_batch_size=256):
         input_ids, mask = pad_batch([encoded[i] for i in idx], pad_id)
         hidden = lower(input_ids.to(device), mask.to(device)).to(torch.float16).cpu()
         for row, i in enumerate(idx):
-            states[i] = hidden[row, : len(encoded[i])].clone()
-        start += len(idx)
+            states[i] = hidden[row, : lengths[i]].clone()
         if progress is not None:
             progress.update(len(idx))
     return [state for state in states if state is not None]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from inference.batching import token_budget_batches
 from inference.tower import EmotionTower
 from training.config import TrainConfig
 from training.data import DevSet
@@ -27,15 +28,11 @@ from training.tower import pad_states
 def tower_logits(tower: EmotionTower, states: list[torch.Tensor], batch_tokens: int = 16384) -> np.ndarray:
     """Logits of every output for each cached state, in their order."""
     tower.eval()
-    order = sorted(range(len(states)), key=lambda i: len(states[i]))
     out = np.zeros((len(states), tower.classifier.out_features), dtype=np.float32)
-    start = 0
-    while start < len(order):
-        width = len(states[order[min(start + 255, len(order) - 1)]])
-        idx = order[start : start + max(1, min(256, batch_tokens // max(width, 1)))]
+    lengths = [len(state) for state in states]
+    for idx in token_budget_batches(lengths, token_budget=batch_tokens, max_batch_size=256):
         hidden, mask = pad_states([states[i] for i in idx])
         out[idx] = tower(hidden, mask).float().numpy()
-        start += len(idx)
     return out
 
 

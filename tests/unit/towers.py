@@ -14,11 +14,10 @@ def write_tower_artifact(folder: Path, *, shared_layers: int = 4, seed: int = 7)
     import torch
 
     from inference.loading import PACKAGED_MINILM
-    from inference.tower import EmotionTower
-    from training.emotion import load_encoder
+    from inference.tower import EmotionTower, load_base_encoder
     from training.tower_artifact import save_tower
 
-    _, encoder = load_encoder(PACKAGED_MINILM)
+    _, encoder = load_base_encoder(PACKAGED_MINILM)
     labels = EKMAN + list(SENTIMENT_OUTPUTS)
     torch.manual_seed(seed)
     tower = EmotionTower.from_encoder(encoder, shared_layers, len(labels))
