@@ -32,9 +32,12 @@ def summary(spike: dict) -> str:
         f"{spike['topic']}: {spike['kind']} spike, severity {spike['severity']}/10 — "
         f"{_what(spike)} ({spike['lift']:.1f}×), {when}"
     )
-    terms = [
-        t["term"] if isinstance(t, dict) else str(t) for t in (spike.get("explanation") or {}).get("top_terms", [])
-    ]
+    explanation = spike.get("explanation") or {}
+    moved = explanation.get("emotion_moved_most")
+    if isinstance(moved, dict) and {"label", "share", "baseline_share"} <= moved.keys():
+        # estimated shares (``share_estimator``), as on the page: not label counts
+        line += f". {moved['label']}: {moved['share']:.0%} of mentions against {moved['baseline_share']:.0%} usually"
+    terms = [t["term"] if isinstance(t, dict) else str(t) for t in explanation.get("top_terms", [])]
     return line + (f". Top terms: {', '.join(terms[:5])}" if terms else "")
 
 

@@ -41,6 +41,25 @@ class Bucket(BaseModel):
     sentiment_mean: float | None
     sentiment: SentimentCounts
     emotions: dict[str, int] = Field(description="mentions per emotion label")
+    sentiment_share: dict[str, float] | None = Field(
+        default=None,
+        description="estimated fraction of count per sentiment label (sums to 1; share_estimator says how); "
+        "None for an empty bucket",
+    )
+    emotion_share: dict[str, float] | None = Field(
+        default=None, description="estimated fraction of count per emotion label (sums to 1); None for an empty bucket"
+    )
+    share_estimator: str = Field(
+        default="counts",
+        description="adjusted: every share corrected by its model's confusion; counts: top labels counted; "
+        "mixed: some mentions could not be adjusted (no correction recorded, or the valence rule)",
+    )
+    sentiment_share_se: dict[str, float] | None = Field(
+        default=None, description="standard error of each sentiment share (None under two mentions)"
+    )
+    emotion_share_se: dict[str, float] | None = Field(
+        default=None, description="standard error of each emotion share (None under two mentions)"
+    )
 
 
 class AggregateAnswer(BaseModel):
@@ -75,6 +94,9 @@ class TrendRow(BaseModel):
     baseline: BaselineAnswer
     z_volume: float
     z_sentiment: float | None
+    sentiment_share: dict[str, float] | None = Field(default=None, description="the window's, as in aggregate")
+    emotion_share: dict[str, float] | None = Field(default=None, description="the window's, as in aggregate")
+    share_estimator: str = Field(default="counts", description="as in aggregate")
 
 
 class TrendsAnswer(BaseModel):
@@ -128,6 +150,8 @@ class SourceCount(BaseModel):
 
 
 class EmotionMove(BaseModel):
+    """An emotion's estimated share (``share_estimator``) in a window against its baseline's."""
+
     label: str
     share: float
     baseline_share: float
@@ -195,8 +219,20 @@ class OverviewRow(BaseModel):
     volume_7d: int
     sparkline: list[int] = Field(description="168 hourly counts of complete hours, oldest first")
     running: list[RunningHour]
-    net_sentiment: float | None
-    dominant_emotion: str | None
+    net_sentiment: float | None = Field(
+        description="estimated positive share minus estimated negative share, last 24 complete hours"
+    )
+    dominant_emotion: str | None = Field(description="the top emotion label of the last 24 complete hours")
+    emotion_above_baseline: EmotionMove | None = Field(
+        default=None,
+        description="the emotion whose estimated share of the last 24 complete hours is most above its share "
+        "over the 7 days before (None when none is above, or either window is empty)",
+    )
+    sentiment_share: dict[str, float] | None = Field(
+        default=None, description="last 24 complete hours, as in aggregate"
+    )
+    emotion_share: dict[str, float] | None = Field(default=None, description="last 24 complete hours, as in aggregate")
+    share_estimator: str = Field(default="counts", description="as in aggregate")
     expected_24h: float | None
     change: float | None = Field(description="observed / expected - 1 over the last 24 complete hours")
     spike: SpikeBadge | None

@@ -76,6 +76,8 @@ def _contribution(p: PreparedMention) -> Contribution:
         sentiment_label=result.sentiment.label,
         emotion_label=result.emotion.label,
         model_version=p.record.model_version,
+        emotion_scores=result.emotion.scores,
+        sentiment_scores=result.sentiment.scores,
     )
 
 

@@ -94,6 +94,9 @@ class TopicRollup(Base):
     positive_count: Mapped[int] = mapped_column(BigInteger)
     neutral_count: Mapped[int] = mapped_column(BigInteger)
     negative_count: Mapped[int] = mapped_column(BigInteger)
+    # Migration 0005: how many of ``count`` have adjusted share contributions, per output.
+    sentiment_adjusted_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    emotion_adjusted_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class TopicEmotionRollup(Base):
@@ -105,6 +108,21 @@ class TopicEmotionRollup(Base):
     bucket_start: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
     emotion_label: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class TopicShareRollup(Base):
+    """Summed share contributions per topic, hour, output and label (migration 0005):
+    ``share_sum / count`` is the adjusted share, ``share_sq_sum`` gives its standard error
+    (``inference.share_adjustment``). Sums add, so any range of hours is estimated alike."""
+
+    __tablename__ = "topic_share_rollups"
+
+    topic_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    output: Mapped[str] = mapped_column(String(16), primary_key=True)  # "sentiment" | "emotion"
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    share_sum: Mapped[float] = mapped_column(Float)
+    share_sq_sum: Mapped[float] = mapped_column(Float)
 
 
 class TopicModelRollup(Base):

@@ -15,12 +15,14 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from spikes import Spike
-from storage.answers import OverviewRow, RunningHour, SpikeBadge
+from storage.answers import EmotionMove, OverviewRow, RunningHour, SpikeBadge
 from storage.models import TopicEmotionRollup, TopicRollup
+from storage.shares import ShareSums
 from storage.times import utc_naive
 
 HOUR = timedelta(hours=1)
 SPARK_HOURS = 7 * 24
+BASELINE_HOURS = 8 * 24  # the overview's emotion baseline: the 7 days before the last 24 hours
 BAND_QUANTILES = (0.025, 0.975)  # the expected band: 95 % of counts in a usual hour
 
 
@@ -54,6 +56,28 @@ def emotion_totals(connection: Connection, *, since: datetime, until: datetime) 
     return out
 
 
+def emotion_above_baseline(recent: ShareSums | None, baseline: ShareSums | None) -> EmotionMove | None:
+    """The emotion whose estimated share (``inference.share_adjustment.estimate_shares``) is
+    most above its baseline share; None when no share is above, or a window has no mentions."""
+    now = recent.estimate("emotion") if recent is not None else None
+    before = baseline.estimate("emotion") if baseline is not None else None
+    if now is None or before is None:
+        return None
+    rises = [(now.shares[label] - before.shares.get(label, 0.0), label) for label in sorted(now.shares)]
+    rise, label = max(rises, key=lambda r: (r[0], r[1] != "neutral"))
+    if rise <= 0:
+        return None
+    return EmotionMove(label=label, share=now.shares[label], baseline_share=round(before.shares.get(label, 0.0), 4))
+
+
+def _net_sentiment(shares: ShareSums) -> float | None:
+    """Estimated positive share minus estimated negative share."""
+    found = shares.estimate("sentiment")
+    if found is None:
+        return None
+    return round(found.shares.get("positive", 0.0) - found.shares.get("negative", 0.0), 4)
+
+
 def _spike_badge(spikes: Sequence[Spike]) -> SpikeBadge | None:
     if not spikes:
         return None
@@ -68,6 +92,8 @@ def overview_row(
     *,
     hours: dict[datetime, tuple],
     emotions: dict[str, int],
+    shares: ShareSums | None = None,
+    emotion_move: EmotionMove | None = None,
     complete: datetime,
     expected_24h: float | None,
     spikes: Sequence[Spike],
@@ -75,12 +101,16 @@ def overview_row(
 ) -> OverviewRow:
     """One topic's row: volumes of the last 24 and 7 x 24 complete hours, the hourly sparkline
     of the week, the partial running hour(s) apart, net sentiment and the dominant emotion of
-    the last 24 hours, the change against the expected count, and the highest spike."""
+    the last 24 hours, the emotion most above its baseline share (``emotion_move``), the
+    change against the expected count, and the highest spike."""
     week = [hours.get(complete - (SPARK_HOURS - i) * HOUR, (0, 0, 0)) for i in range(SPARK_HOURS)]
     day = week[-24:]
     volume_24h = sum(c for c, _, _ in day)
     positive, negative = sum(p for _, p, _ in day), sum(n for _, _, n in day)
     partial = sorted((h, v[0]) for h, v in hours.items() if h >= complete)
+    counted_net = round((positive - negative) / volume_24h, 4) if volume_24h else None
+    sentiment = shares.estimate("sentiment") if shares is not None else None
+    emotion = shares.estimate("emotion") if shares is not None else None
     change = None
     if expected_24h is not None and expected_24h > 0:
         change = round(volume_24h / expected_24h - 1.0, 4)
@@ -91,8 +121,12 @@ def overview_row(
         volume_7d=sum(c for c, _, _ in week),
         sparkline=[c for c, _, _ in week],
         running=[RunningHour(bucket_start=h.isoformat(), count=c) for h, c in partial],
-        net_sentiment=round((positive - negative) / volume_24h, 4) if volume_24h else None,
+        net_sentiment=_net_sentiment(shares) if shares is not None else counted_net,
         dominant_emotion=max(sorted(emotions), key=lambda label: emotions[label]) if emotions else None,
+        emotion_above_baseline=emotion_move,
+        sentiment_share=sentiment.shares if sentiment else None,
+        emotion_share=emotion.shares if emotion else None,
+        share_estimator=shares.estimator if shares is not None else "counts",
         expected_24h=round(expected_24h, 3) if expected_24h is not None else None,
         change=change,
         spike=_spike_badge(spikes),

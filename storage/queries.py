@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,9 @@ from sqlalchemy import Connection, and_, func, or_, select, true
 from inference.language import UND, LanguagePolicy
 from storage import answers, repository
 from storage.errors import QueryError
-from storage.models import Mention, MentionTopic
+from storage.models import Mention, MentionTopic, TopicEmotionRollup
 from storage.query_types import MentionFilter
+from storage.shares import ShareSums, share_rollup_rows
 from storage.times import iso_utc, utc_naive
 
 WINDOWS = ("hour", "day")
@@ -49,15 +50,37 @@ class Bucket:
     positive: int = 0
     neutral: int = 0
     negative: int = 0
+    shares: ShareSums = field(default_factory=ShareSums)
 
     def answer(self, emotions: dict[str, int] | None) -> answers.Bucket:
+        sentiment_share, emotion_share = self.shares.estimate("sentiment"), self.shares.estimate("emotion")
         return answers.Bucket(
             start=self.start.isoformat(),
             count=self.count,
             sentiment_mean=round(self.sentiment_sum / self.count, 6) if self.count else None,
             sentiment=answers.SentimentCounts(positive=self.positive, neutral=self.neutral, negative=self.negative),
             emotions=dict(sorted(emotions.items())) if emotions else {},
+            sentiment_share=sentiment_share.shares if sentiment_share else None,
+            emotion_share=emotion_share.shares if emotion_share else None,
+            share_estimator=self.shares.estimator,
+            sentiment_share_se=sentiment_share.standard_errors if sentiment_share else None,
+            emotion_share_se=emotion_share.standard_errors if emotion_share else None,
         )
+
+
+def emotion_rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list[tuple]:
+    """(bucket_start, emotion_label, count), fetched in one go (thousands of rows per month)."""
+    statement = (
+        select(TopicEmotionRollup.bucket_start, TopicEmotionRollup.emotion_label, TopicEmotionRollup.count)
+        .where(
+            TopicEmotionRollup.topic_key == topic,
+            TopicEmotionRollup.bucket_start >= since,
+            TopicEmotionRollup.bucket_start < until,
+            TopicEmotionRollup.count != 0,
+        )
+        .order_by(TopicEmotionRollup.bucket_start)
+    )
+    return list(connection.execute(statement).tuples().all())
 
 
 def bucket_series(
@@ -85,7 +108,7 @@ def bucket_series(
             found = starts[hour] = bucket_start(hour, window, tz)
         return found
 
-    for hour, count, total, squares, positive, neutral, negative in repository.rollup_rows(
+    for hour, count, total, squares, positive, neutral, negative, s_adj, e_adj in repository.rollup_rows(
         connection, topic=topic, since=lo, until=hi
     ):
         bucket = buckets.get(start_of(hour))
@@ -97,9 +120,16 @@ def bucket_series(
         bucket.positive += positive
         bucket.neutral += neutral
         bucket.negative += negative
+        bucket.shares.add_counts(count, s_adj, e_adj)
+    for _, hour, output, label, share_sum, share_sq_sum in share_rollup_rows(
+        connection, topic=topic, since=lo, until=hi
+    ):
+        bucket = buckets.get(start_of(hour))
+        if bucket is not None:
+            bucket.shares.add_share(output, label, share_sum, share_sq_sum)
     emotions: dict[datetime, dict[str, int]] = {}
     last_hour, counts = None, {}
-    for hour, label, count in repository.emotion_rollup_rows(connection, topic=topic, since=lo, until=hi):
+    for hour, label, count in emotion_rollup_rows(connection, topic=topic, since=lo, until=hi):
         if hour != last_hour:  # rows come ordered by hour: one bucket lookup per hour
             last_hour, counts = hour, emotions.setdefault(start_of(hour), {})
         counts[label] = counts.get(label, 0) + count

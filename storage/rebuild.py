@@ -1,9 +1,10 @@
 """Recomputing every topic rollup from the stored mentions under the current language rule.
 
-Run after changing ``supported_languages`` or ``rollup_languages`` (``moodwire db
-rebuild-rollups``): ``mentions.in_rollups`` is set again from each mention's language, the
-rollups are emptied and summed again from the rows, one id range at a time, all in the
-caller's one transaction. On PostgreSQL the mention and rollup tables are locked against
+Run after changing ``supported_languages`` or ``rollup_languages``, or after an upgrade that
+adds share corrections (``moodwire db rebuild-rollups``): ``mentions.in_rollups`` is set again
+from each mention's language, the rollups are emptied and summed again from the rows (each
+share contribution with its own model version's correction), one id range at a time, all in
+the caller's one transaction. On PostgreSQL the mention and rollup tables are locked against
 writes first (reads go on and see the old rollups until the commit), so an ingest running
 meanwhile waits instead of being counted twice or not at all.
 """
@@ -17,10 +18,17 @@ from sqlalchemy import Connection, and_, delete, false, func, or_, select, text,
 
 from inference.language import UND, LanguagePolicy
 from storage import repository
-from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
+from storage.models import Mention, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup, TopicShareRollup
 from storage.rollups import Contribution, RollupDelta
 
-LOCKED_TABLES = ("mentions", "mention_topics", "topic_rollups", "topic_emotion_rollups", "topic_model_rollups")
+LOCKED_TABLES = (
+    "mentions",
+    "mention_topics",
+    "topic_rollups",
+    "topic_emotion_rollups",
+    "topic_model_rollups",
+    "topic_share_rollups",
+)
 
 
 @dataclass
@@ -59,6 +67,7 @@ def rebuild_rollups(
     connection.execute(delete(TopicRollup))
     connection.execute(delete(TopicEmotionRollup))
     connection.execute(delete(TopicModelRollup))
+    connection.execute(delete(TopicShareRollup))
     report = RebuildReport()
     done = Mention.processing_status == "done"
     report.counted, report.left_out = connection.execute(
@@ -80,11 +89,14 @@ def rebuild_rollups(
                 Mention.sentiment_label,
                 Mention.emotion_label,
                 Mention.model_version,
+                Mention.emotion_scores,
+                Mention.sentiment_scores,
             )
             .join(Mention, Mention.id == MentionTopic.mention_id)
             .where(done, Mention.in_rollups == true(), and_(Mention.id >= start, Mention.id < start + range_size))
         )
-        for topic, created_at, score, label, emotion, version in rows:  # one row per mention and topic
+        # one row per mention and topic
+        for topic, created_at, score, label, emotion, version, emotion_scores, sentiment_scores in rows:
             if score is None or label is None or emotion is None:
                 continue  # a classified mention always has them; a row without counts nowhere
             delta.add(
@@ -95,6 +107,8 @@ def rebuild_rollups(
                     sentiment_label=label,
                     emotion_label=emotion,
                     model_version=version,
+                    emotion_scores=emotion_scores,
+                    sentiment_scores=sentiment_scores,
                 )
             )
         repository.apply_rollup_delta(connection, delta=delta)

@@ -9,7 +9,15 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
+from storage.models import (
+    Mention,
+    MentionEmbedding,
+    MentionTopic,
+    TopicEmotionRollup,
+    TopicModelRollup,
+    TopicRollup,
+    TopicShareRollup,
+)
 from storage.rollups import Contribution, RollupDelta
 
 CHUNK = 1000  # rows per multi-row statement (keeps SQLite under its bound-parameter limit)
@@ -54,6 +62,8 @@ def _contributions(connection: Connection, rows) -> dict[int, Contribution | Non
                 sentiment_label=row.sentiment_label,
                 emotion_label=row.emotion_label,
                 model_version=row.model_version,
+                emotion_scores=row.emotion_scores,
+                sentiment_scores=row.sentiment_scores,
             )
         else:
             result[row.id] = None
@@ -70,6 +80,8 @@ _STORED_COLUMNS = (
     Mention.sentiment_score,
     Mention.sentiment_label,
     Mention.emotion_label,
+    Mention.emotion_scores,
+    Mention.sentiment_scores,
     Mention.in_rollups,
 )
 
@@ -210,7 +222,17 @@ def upsert_embeddings(connection: Connection, *, rows: Sequence[dict]) -> None:
         connection.execute(statement, list(chunk))
 
 
-ROLLUP_COUNTERS = ("count", "sentiment_sum", "sentiment_sq_sum", "positive_count", "neutral_count", "negative_count")
+ROLLUP_COUNTERS = (
+    "count",
+    "sentiment_sum",
+    "sentiment_sq_sum",
+    "positive_count",
+    "neutral_count",
+    "negative_count",
+    "sentiment_adjusted_count",
+    "emotion_adjusted_count",
+)
+SHARE_KEYS = ("topic_key", "bucket_start", "output", "label")
 
 
 def _pg_upsert_values(
@@ -232,6 +254,8 @@ def _pg_upsert_values(
 def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
     """Add signed deltas to the hourly rollups in sorted key order (avoids deadlocks)."""
     rows, emotion_rows, model_rows = delta.rollup_rows(), delta.emotion_rows(), delta.model_rows()
+    share_rows = delta.share_rows()
+    share_columns = (*SHARE_KEYS, "share_sum", "share_sq_sum")
     rollup_columns = ("topic_key", "bucket_start", *ROLLUP_COUNTERS)
     emotion_columns = ("topic_key", "bucket_start", "emotion_label", "count")
     model_columns = ("topic_key", "bucket_start", "model_version", "count")
@@ -256,6 +280,10 @@ def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
                 keys=("topic_key", "bucket_start", "model_version"),
                 rows=model_rows,
             )
+        if share_rows:
+            _pg_upsert_values(
+                connection, table="topic_share_rollups", columns=share_columns, keys=SHARE_KEYS, rows=share_rows
+            )
         return
     if rows:
         statement = _dialect_insert(connection, TopicRollup)
@@ -278,6 +306,16 @@ def apply_rollup_delta(connection: Connection, *, delta: RollupDelta) -> None:
             set_={"count": TopicModelRollup.count + statement.excluded.count},
         )
         connection.execute(statement, model_rows)
+    if share_rows:
+        statement = _dialect_insert(connection, TopicShareRollup)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(SHARE_KEYS),
+            set_={
+                "share_sum": TopicShareRollup.share_sum + statement.excluded.share_sum,
+                "share_sq_sum": TopicShareRollup.share_sq_sum + statement.excluded.share_sq_sum,
+            },
+        )
+        connection.execute(statement, share_rows)
 
 
 def delete_mentions(connection: Connection, *, mention_ids: Sequence[int]) -> None:
@@ -288,7 +326,8 @@ def delete_mentions(connection: Connection, *, mention_ids: Sequence[int]) -> No
 
 
 def rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list[tuple]:
-    """(bucket_start, count, sentiment_sum, sentiment_sq_sum, positive, neutral, negative)."""
+    """(bucket_start, count, sentiment_sum, sentiment_sq_sum, positive, neutral, negative,
+    sentiment adjusted, emotion adjusted)."""
     statement = select(
         TopicRollup.bucket_start,
         TopicRollup.count,
@@ -297,22 +336,9 @@ def rollup_rows(connection: Connection, *, topic: str, since: datetime, until: d
         TopicRollup.positive_count,
         TopicRollup.neutral_count,
         TopicRollup.negative_count,
+        TopicRollup.sentiment_adjusted_count,
+        TopicRollup.emotion_adjusted_count,
     ).where(TopicRollup.topic_key == topic, TopicRollup.bucket_start >= since, TopicRollup.bucket_start < until)
-    return list(connection.execute(statement).tuples().all())
-
-
-def emotion_rollup_rows(connection: Connection, *, topic: str, since: datetime, until: datetime) -> list[tuple]:
-    """(bucket_start, emotion_label, count), fetched in one go (thousands of rows per month)."""
-    statement = (
-        select(TopicEmotionRollup.bucket_start, TopicEmotionRollup.emotion_label, TopicEmotionRollup.count)
-        .where(
-            TopicEmotionRollup.topic_key == topic,
-            TopicEmotionRollup.bucket_start >= since,
-            TopicEmotionRollup.bucket_start < until,
-            TopicEmotionRollup.count != 0,
-        )
-        .order_by(TopicEmotionRollup.bucket_start)
-    )
     return list(connection.execute(statement).tuples().all())
 
 

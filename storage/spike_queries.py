@@ -135,26 +135,6 @@ def topic_series(
     return out
 
 
-def emotion_totals(connection: Connection, *, topic: str, since: datetime, until: datetime) -> tuple[int, dict]:
-    """A topic's counted mentions in ``[since, until)`` and their count per emotion label."""
-    lo, hi = utc_naive(since), utc_naive(until)
-    total = connection.execute(
-        select(func.coalesce(func.sum(TopicRollup.count), 0)).where(
-            TopicRollup.topic_key == topic, TopicRollup.bucket_start >= lo, TopicRollup.bucket_start < hi
-        )
-    ).scalar_one()
-    rows = connection.execute(
-        select(TopicEmotionRollup.emotion_label, func.sum(TopicEmotionRollup.count))
-        .where(
-            TopicEmotionRollup.topic_key == topic,
-            TopicEmotionRollup.bucket_start >= lo,
-            TopicEmotionRollup.bucket_start < hi,
-        )
-        .group_by(TopicEmotionRollup.emotion_label)
-    )
-    return int(total), {label: int(count) for label, count in rows if count}
-
-
 def _topic_mentions(topic: str, since: datetime, until: datetime):
     return (
         MentionTopic.topic_key == topic,

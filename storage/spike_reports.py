@@ -25,6 +25,7 @@ from spikes.terms import MAX_TEXTS, top_terms
 from storage import spike_queries
 from storage.answers import EmotionMove, Explanation, MentionSample, SourceCount, SpikeFields, Term
 from storage.errors import InvalidSpikeKindError, SpikeQueryError, database_errors
+from storage.shares import ShareSums, share_totals
 
 DAY = timedelta(days=1)
 MENTIONS_SHOWN = 5
@@ -69,13 +70,15 @@ def score_range(engine: Engine, *, settings: SpikeSettings, since: datetime, unt
     )
 
 
-def _moved_most(bucket: tuple[int, dict], baseline: tuple[int, dict]) -> EmotionMove | None:
-    (n, labels), (m, base) = bucket, baseline
-    if not n or not (labels or base):
+def _moved_most(bucket: ShareSums, baseline: ShareSums) -> EmotionMove | None:
+    """The emotion whose estimated share moved most between the baseline and the bucket."""
+    now, before = bucket.estimate("emotion"), baseline.estimate("emotion")
+    if now is None:
         return None
+    base = before.shares if before is not None else {}
     moves = []
-    for label in sorted(set(labels) | set(base)):
-        share, base_share = labels.get(label, 0) / n, base.get(label, 0) / m if m else 0.0
+    for label in sorted(set(now.shares) | set(base)):
+        share, base_share = now.shares.get(label, 0.0), base.get(label, 0.0)
         moves.append((-abs(share - base_share), label, share, base_share))
     _, label, share, base_share = min(moves)
     return EmotionMove(label=label, share=round(share, 4), baseline_share=round(base_share, 4))
@@ -93,8 +96,7 @@ def explain(engine: Engine, *, settings: SpikeSettings, topic: str, bucket_start
     with database_errors(what="explaining a spike"), engine.connect() as connection:
         sources = spike_queries.top_sources(connection, topic=topic, **bucket, limit=SOURCES_SHOWN)
         moved = _moved_most(
-            spike_queries.emotion_totals(connection, topic=topic, **bucket),
-            spike_queries.emotion_totals(connection, topic=topic, **base),
+            share_totals(connection, topic=topic, **bucket), share_totals(connection, topic=topic, **base)
         )
         mentions = spike_queries.representative_mentions(connection, topic=topic, **bucket, limit=MENTIONS_SHOWN)
         spike_texts = spike_queries.text_sample(connection, topic=topic, **bucket, limit=MAX_TEXTS)

@@ -17,7 +17,15 @@ from sqlalchemy import Connection, and_, delete, func, select
 
 from inference.versions import embedded_by
 from storage import repository
-from storage.models import Mention, MentionEmbedding, MentionTopic, TopicEmotionRollup, TopicModelRollup, TopicRollup
+from storage.models import (
+    Mention,
+    MentionEmbedding,
+    MentionTopic,
+    TopicEmotionRollup,
+    TopicModelRollup,
+    TopicRollup,
+    TopicShareRollup,
+)
 from storage.records import embedding_from_bytes
 from storage.rollups import Contribution, RollupDelta
 
@@ -72,6 +80,8 @@ def rescore_range(
             Mention.sentiment_score,
             Mention.sentiment_label,
             Mention.emotion_label,
+            Mention.emotion_scores,
+            Mention.sentiment_scores,
             Mention.in_rollups,
             Mention.model_version.label("mention_model_version"),
             MentionEmbedding.vector,
@@ -128,6 +138,8 @@ def _contribution(row, topics: dict[str, float]) -> Contribution:
         sentiment_label=row.sentiment_label,
         emotion_label=row.emotion_label,
         model_version=row.mention_model_version,
+        emotion_scores=row.emotion_scores,
+        sentiment_scores=row.sentiment_scores,
     )
 
 
@@ -143,5 +155,11 @@ def drop_empty_rollups(connection: Connection, *, topics: Sequence[str]) -> int:
     )
     connection.execute(
         delete(TopicModelRollup).where(TopicModelRollup.topic_key.in_(list(topics)), TopicModelRollup.count == 0)
+    )
+    hour_left = select(TopicRollup.topic_key).where(
+        TopicRollup.topic_key == TopicShareRollup.topic_key, TopicRollup.bucket_start == TopicShareRollup.bucket_start
+    )
+    connection.execute(
+        delete(TopicShareRollup).where(TopicShareRollup.topic_key.in_(list(topics)), ~hour_left.exists())
     )
     return removed

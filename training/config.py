@@ -9,7 +9,7 @@ from inference.loading import PACKAGED_MINILM
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 3.0
+    epochs: float = 5.0
     batch_size: int = 32
     learning_rate: float = 1e-4  # the tower's layers
     head_learning_rate: float = 1e-3  # the output layer

@@ -4,8 +4,9 @@ Steps, each in its own module: the sources and their train/tune/dev parts
 (``training.corpus``); the frozen shared layers run once per text (``training.tower``); the
 tower trained on their output, the checkpoint chosen on the tune sets (``training.tower_fit``);
 one logit bias per output tuned on the tune sets for macro-F1 (``training.evaluation``) and
-one temperature per head (``training.calibration``), both folded into the head; the weights
-rounded to what the artifact stores and written (``training.tower_artifact``). Dev sets are
+one temperature per head (``training.calibration``), both folded into the head; each head's
+confusion on the tune sets for share adjustment (``training.share_fit``); the weights rounded
+to what the artifact stores and written (``training.tower_artifact``). Dev sets are
 scored once, at the end, on the saved model; nothing is chosen on them.
 """
 
@@ -29,6 +30,7 @@ from training.corpus import CorpusFolders, load_corpus
 from training.data import DevSet
 from training.evaluation import HeadOutputs, per_dev_report, tune_head_biases
 from training.loop import HeadTargets
+from training.share_fit import Scored, adjustment_entries, dev_share_report
 from training.tower import lower_states
 from training.tower_artifact import round_to_half, save_tower
 from training.tower_fit import SetScorer, fit_tower
@@ -42,6 +44,7 @@ class TrainedTower:
     labels: list[str]
     heads: HeadOutputs
     report: dict[str, Any]
+    share_adjustment: dict[str, Any]
 
 
 def train_tower(folders: CorpusFolders, config: TrainConfig) -> TrainedTower:
@@ -82,12 +85,15 @@ def train_tower(folders: CorpusFolders, config: TrainConfig) -> TrainedTower:
     round_to_half(tower)
     zero = np.zeros(len(heads.names), dtype=np.float32)
     dev_logits = dev.logits(tower)
+    tune_final = tune.logits(tower)
+    share_adjustment = adjustment_entries(head_scores(corpus.tune, tune_final, heads), heads.names)
     dev_report = per_dev_report(corpus.dev, dev_logits, zero, corpus.labels, heads)
     for dev_set, before, after in zip(corpus.dev, dev_before, dev_logits, strict=True):
         dev_report[dev_set.name].update(calibration_figures(dev_set, before + bias, after, heads))
     report = {
         "dev": dev_report,
-        "tune": per_dev_report(corpus.tune, tune.logits(tower), zero, corpus.labels, heads),
+        "tune": per_dev_report(corpus.tune, tune_final, zero, corpus.labels, heads),
+        "shares": dev_share_report(share_adjustment, head_scores(corpus.dev, dev_logits, heads)),
         "logit_bias": [round(float(b), 2) for b in bias],
         "temperatures": temperatures,
         "steps": steps,
@@ -100,7 +106,18 @@ def train_tower(folders: CorpusFolders, config: TrainConfig) -> TrainedTower:
         "sources": dict(corpus.train.sources),
         "dropped": dict(corpus.dropped),
     }
-    return TrainedTower(tower=tower, labels=corpus.labels, heads=heads, report=report)
+    return TrainedTower(
+        tower=tower, labels=corpus.labels, heads=heads, report=report, share_adjustment=share_adjustment
+    )
+
+
+def head_scores(sets: list[DevSet], logits: list[np.ndarray], heads: HeadOutputs) -> Scored:
+    """Each set's probabilities on its head, as the saved model gives them (the biases and
+    temperatures are folded in): what ``training.share_fit`` measures confusion on."""
+    out: Scored = {"emotion": [], "sentiment": []}
+    for dev_set, set_logits in zip(sets, logits, strict=True):
+        out[dev_set.head].append((dev_set, softmax(set_logits[:, heads.columns(dev_set.head)])))
+    return out
 
 
 def calibration_figures(dev: DevSet, uncalibrated: np.ndarray, calibrated: np.ndarray, heads: HeadOutputs) -> dict:
@@ -116,7 +133,7 @@ def train_emotion(folders: CorpusFolders, out_dir: Path, config: TrainConfig = T
     """Train the tower and write its artifact to ``out_dir``; return the report."""
     trained = train_tower(folders, config)
     version = time.strftime("%Y%m%d") + f"-tower{MINILM_LAYERS - config.shared_layers}"
-    save_tower(
+    version = save_tower(
         out_dir,
         trained.tower,
         base=config.base,
@@ -125,6 +142,7 @@ def train_emotion(folders: CorpusFolders, out_dir: Path, config: TrainConfig = T
         version=version,
         training=asdict(config),
         report=trained.report,
+        share_adjustment=trained.share_adjustment,
     )
     return {"version": version, **trained.report}
 

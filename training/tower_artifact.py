@@ -5,6 +5,7 @@ calibration, training settings and the report). ``inference.tower.load_tower_par
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,22 @@ def save_tower(
     labels: list[str],
     version: str,
     **extra: Any,
-) -> None:
-    """Write the artifact into ``folder`` (created)."""
+) -> str:
+    """Write the artifact into ``folder`` (created); returns its version: ``version`` plus the
+    first 8 hex digits of the weights' SHA-256, so two runs of one day never share a version
+    (stored mentions name the model that classified them by it)."""
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     state = {name: value.detach().to(torch.float16).contiguous() for name, value in tower.state_dict().items()}
     save_file(state, str(folder / TOWER_WEIGHTS))
     (folder / TOWER_WEIGHTS).chmod(0o644)
+    version = f"{version}-{weights_digest(folder / TOWER_WEIGHTS)}"
     manifest = ArtifactManifest(base=base, labels=list(labels), max_length=TOWER_MAX_LENGTH, version=version)
     manifest.write(folder, format="tower", shared_layers=shared_layers, **extra)
+    return version
+
+
+def weights_digest(path: Path) -> str:
+    """The first 8 hex digits of a file's SHA-256."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from spikes import Scoring
-from storage import overview, spike_reports
+from storage import overview, shares, spike_reports
 from storage.answers import OverviewAnswer, TimelineAnswer, TimelineBucket
 from storage.errors import database_errors
 from storage.query_types import RangeQuery
@@ -35,6 +35,11 @@ class PageReads:
                 until=now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1),
             )
             emotions = overview.emotion_totals(connection, since=complete - timedelta(hours=24), until=complete)
+            day_start = complete - timedelta(hours=24)
+            recent = shares.share_sums_by_topic(connection, since=day_start, until=complete)
+            baseline = shares.share_sums_by_topic(
+                connection, since=complete - timedelta(hours=overview.BASELINE_HOURS), until=day_start
+            )
         row_of = {topic: k for k, topic in enumerate(scoring.topics)}
         rows = []
         for topic in sorted(self.catalog.configured | set(hours) | set(row_of)):
@@ -46,6 +51,8 @@ class PageReads:
                     topic,
                     hours=hours.get(topic, {}),
                     emotions=emotions.get(topic, {}),
+                    shares=recent.get(topic),
+                    emotion_move=overview.emotion_above_baseline(recent.get(topic), baseline.get(topic)),
                     complete=complete,
                     expected_24h=expected_24h,
                     spikes=[s for s in scoring.spikes if s.topic == topic],

@@ -146,4 +146,7 @@ class TopicReads:
             baseline=base,
             z_volume=round((count - mean) / max(std, 1.0), 4),
             z_sentiment=round(z_sentiment, 4) if z_sentiment is not None else None,
+            sentiment_share=current[0].sentiment_share if current else None,
+            emotion_share=current[0].emotion_share if current else None,
+            share_estimator=current[0].share_estimator if current else "counts",
         )

@@ -133,9 +133,26 @@ def test_the_overview_lists_every_topic_with_the_apis_counts(app, page):
         shown[row.get_attribute("data-topic")] = {f: int(v.replace(",", "")) for f, v in cells.items()}
     assert shown == {k: {"volume_24h": r["volume_24h"], "volume_7d": r["volume_7d"]} for k, r in expected.items()}
     assert page.inner_text(f"tr[data-topic='{WATCHED}'] .badge") == str(expected[WATCHED]["spike"]["severity"])
+    for key, row in expected.items():  # the emotion most above its own usual share, not the top label
+        move = row["emotion_above_baseline"]
+        cell = page.inner_text(f"tr[data-topic='{key}'] td[data-field=emotion_above_baseline]")
+        assert cell == (
+            "–" if move is None else f"{move['label']} +{round(100 * (move['share'] - move['baseline_share']))} pts"
+        )
     page.click("#overview-table th[data-sort=key] button")  # sortable: by name, A to Z
     keys = [r.get_attribute("data-topic") for r in page.query_selector_all("#overview-table tbody tr")]
     assert keys == sorted(keys)
+
+
+def test_the_topic_view_draws_estimated_shares_and_says_which_buckets_are_too_thin(app, page):
+    page.goto(f"{app['base']}/#/topic/{WATCHED}")
+    page.wait_for_selector("#emotion-chart .u-legend")
+    legend = page.inner_text("#emotion-chart .u-legend")
+    timeline = api(app, f"/v1/topics/{WATCHED}/timeline", window="hour").json()
+    labels = {label for b in timeline["buckets"] for label in (b["emotion_share"] or {})}
+    assert labels and all(label in legend for label in labels)
+    assert "fewer than 20 mentions" in legend
+    assert "95 % band" in page.inner_text("#topic-view")
 
 
 def shown_mentions(page) -> list[str]:

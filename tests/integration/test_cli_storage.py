@@ -107,7 +107,7 @@ def test_bad_queries_exit_2_with_one_line(capsys, db_url, argv, message):
 
 def test_db_upgrade_and_prune(capsys, db_url):
     code, out, _ = run(capsys, "db", "upgrade", "--database-url", db_url)
-    assert code == 0 and out["revision"] == "0004"
+    assert code == 0 and out["revision"] == "0005"
     open_service(db_url).ingest([record("old", external_id="o", created_at="2020-01-01T00:00:00Z")])
     code, out, _ = run(capsys, "db", "prune", "--older-than", "30", "--database-url", db_url)
     assert out == {"texts_pruned": 1, "embeddings_pruned": 1}

@@ -93,14 +93,14 @@ def old_database(request, tmp_path):
 
 def test_migration_0002_keeps_existing_mentions_counted_and_round_trips(old_database, capsys):
     engine, url = old_database
-    assert head_revision() == "0004" and current_revision(engine) == "0001"
+    assert head_revision() == "0005" and current_revision(engine) == "0001"
     if url.startswith("postgresql"):  # a server database is never migrated behind the user's back
         from storage.factory import ready_engine
 
-        with pytest.raises(SchemaNotReadyError, match=r"0001.*0004.*moodwire db upgrade"):
+        with pytest.raises(SchemaNotReadyError, match=r"0001.*0005.*moodwire db upgrade"):
             ready_engine(url)
     assert main(["db", "upgrade", "--database-url", url]) == 0
-    assert json.loads(capsys.readouterr().out)["revision"] == "0004"
+    assert json.loads(capsys.readouterr().out)["revision"] == "0005"
     with engine.connect() as c:
         row = c.execute(select(Mention.language, Mention.sentiment_scores, Mention.in_rollups)).one()
     assert tuple(row) == (None, None, True)
@@ -124,7 +124,7 @@ def test_migration_0002_keeps_existing_mentions_counted_and_round_trips(old_data
     assert current_revision(engine) == "0001"
     with engine.connect() as c:
         assert "language" not in list(c.execute(text("SELECT * FROM mentions")).keys())
-    assert upgrade(engine) == "0004"
+    assert upgrade(engine) == "0005"
 
 
 # -- ingest, listings, delete, re-processing -------------------------------------------------------

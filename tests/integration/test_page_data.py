@@ -44,7 +44,14 @@ def test_overview_rows_agree_with_the_aggregates_and_carry_the_spike(after_surge
         assert row.sparkline == [b.count for b in week.buckets]
         positive = sum(b.sentiment.positive for b in day.buckets)
         negative = sum(b.sentiment.negative for b in day.buckets)
-        assert row.net_sentiment == pytest.approx((positive - negative) / row.volume_24h, abs=1e-4)
+        # the test models record no share correction, so the estimated shares are label fractions
+        assert row.share_estimator == "counts"
+        assert row.net_sentiment == pytest.approx((positive - negative) / row.volume_24h, abs=2e-4)
+        assert row.sentiment_share == pytest.approx(
+            {"positive": positive / row.volume_24h, "negative": negative / row.volume_24h}
+            | {"neutral": 1 - (positive + negative) / row.volume_24h},
+            abs=1e-4,
+        )
         assert row.expected_24h is not None and row.expected_24h > 0
     economy, healthcare = rows["economy"], rows["healthcare"]
     assert economy.spike is not None and economy.spike.kind == "volume"
@@ -52,6 +59,9 @@ def test_overview_rows_agree_with_the_aggregates_and_carry_the_spike(after_surge
     assert healthcare.spike is None
     assert economy.change is not None and healthcare.change is not None and economy.change > healthcare.change
     assert economy.dominant_emotion in {"anger", "joy", "neutral"}
+    move = economy.emotion_above_baseline
+    if move is not None:  # the most risen emotion: above its week's share, and none rose more
+        assert move.share > move.baseline_share
 
 
 def test_the_running_hour_is_apart_from_the_complete_ones(after_surge):

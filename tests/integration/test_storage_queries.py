@@ -63,8 +63,17 @@ def test_hourly_aggregate_is_zero_filled_with_sentiment_and_emotions(storage):
         "sentiment_mean": None,
         "sentiment": {"positive": 0, "neutral": 0, "negative": 0},
         "emotions": {},
+        "sentiment_share": None,
+        "emotion_share": None,
+        "share_estimator": "counts",
+        "sentiment_share_se": None,
+        "emotion_share_se": None,
     }
     assert third.count == 1 and third.emotions == {"neutral": 1}
+    # counted labels (the test models record no correction): shares are the label fractions
+    assert first.share_estimator == "counts"
+    assert first.sentiment_share == {"negative": 0.5, "neutral": 0.0, "positive": 0.5}
+    assert first.emotion_share == {"anger": 0.5, "joy": 0.5}
 
 
 def test_day_buckets_follow_the_time_zone(storage):
@@ -164,6 +173,9 @@ def test_baseline_and_trends_find_the_spike(storage):
     assert economy.z_sentiment == pytest.approx(-0.9 / 0.05)
     assert healthcare.count == 3 and healthcare.expected == pytest.approx(3.0)
     assert healthcare.p_value > 0.3 and healthcare.z_volume == pytest.approx(0.0)
+    # the window's shares ride along; the test models record no correction, so labels are counted
+    assert economy.share_estimator == "counts" and economy.sentiment_share is not None
+    assert sum(economy.sentiment_share.values()) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_mentions_filters_and_keyset_pagination(storage):

@@ -87,6 +87,13 @@ def test_slack_gets_a_text_summary_with_the_page_link():
     )
 
 
+def test_slack_quotes_the_estimated_share_of_the_emotion_that_moved_most():
+    moved = {"label": "anger", "share": 0.4321, "baseline_share": 0.1}
+    spike = SPIKE | {"explanation": SPIKE["explanation"] | {"emotion_moved_most": moved}}
+    text = slack_payload(spike, key="k", alert_id=1, public_url="x")["text"]
+    assert "anger: 43% of mentions against 10% usually" in text
+
+
 class FakePost:
     """Answers with scripted statuses or exceptions and records every attempt."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import numpy as np
 import pytest
@@ -152,4 +153,6 @@ def test_the_faces_run_one_shared_pass_on_a_tower(tmp_path, capsys):
     assert gateway_shared and fused_shared and bench_shared
     assert close(cli, staged) and close(gateway, staged) and close(fused, staged) and close(bench, staged)
     assert {gateway_version, bench_version} | fused_versions | staged_versions == {version}
-    assert version.startswith(f"{tmp_path / 'tower'}@test-tower+packaged:all-MiniLM-L6-v2+lang:")
+    assert re.fullmatch(
+        rf"{re.escape(str(tmp_path / 'tower'))}@test-tower-[0-9a-f]{{8}}\+packaged:all-MiniLM-L6-v2\+lang:.+", version
+    )

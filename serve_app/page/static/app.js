@@ -14,6 +14,8 @@
   const POLL_MS = 60000;
   const HOUR_MS = 3600 * 1000;
   const DAY_MS = 24 * HOUR_MS;
+  // A bucket with fewer mentions than this is pooled with the next ones before its mix is drawn.
+  const MIN_MIX = 20;
   const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const EMOTION_COLOURS = {
     anger: "#c0392b", disgust: "#8e44ad", fear: "#34495e", joy: "#f1c40f",
@@ -186,8 +188,17 @@
 
   function sortValue(row, key) {
     if (key === "spike") return row.spike ? row.spike.severity : -1;
+    if (key === "emotion_above_baseline") return row.emotion_above_baseline ? row.emotion_above_baseline.label : -Infinity;
     const value = row[key];
     return value === null || value === undefined ? -Infinity : value;
+  }
+
+  /** The overview's emotion cell: the emotion most above its own usual share, by how much. */
+  function emotionAbove(move) {
+    if (!move) return "–";
+    const points = Math.round(100 * (move.share - move.baseline_share));
+    return el("span", { title: `${Math.round(100 * move.share)} % of the last 24 h against ${Math.round(100 * move.baseline_share)} % in the week before` },
+      `${move.label} +${points} pts`);
   }
 
   function renderOverview() {
@@ -221,7 +232,7 @@
       el("td", { className: "num", "data-field": "volume_7d" }, number.format(row.volume_7d)),
       el("td", {}, sparkline(row.sparkline, row.running)),
       el("td", { className: "num" }, fmtSigned(row.net_sentiment)),
-      el("td", {}, row.dominant_emotion || "–"),
+      el("td", { "data-field": "emotion_above_baseline" }, emotionAbove(row.emotion_above_baseline)),
       el("td", { className: `num ${row.change > 0.5 ? "up" : row.change < -0.5 ? "down" : ""}`, title: row.expected_24h === null ? "no baseline yet" : `expected ${row.expected_24h}` }, fmtChange(row.change)),
       el("td", {}, row.spike
         ? el("a", { href: topicHash(row.key, { bucket: row.spike.bucket_start }), title: `${row.spike.count} spike(s); highest: ${row.spike.kind} at ${fmtTime(row.spike.bucket_start)}` },
@@ -238,7 +249,7 @@
   for (const th of document.querySelectorAll("#overview-table th[data-sort]")) {
     th.querySelector("button").addEventListener("click", () => {
       const key = th.dataset.sort;
-      state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "key" || key === "dominant_emotion" ? 1 : -1) };
+      state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "key" || key === "emotion_above_baseline" ? 1 : -1) };
       if (state.overview) renderOverview();
     });
   }
@@ -285,17 +296,59 @@
     return EMOTION_COLOURS[label] || PALETTE[i % PALETTE.length];
   }
 
+  /** Buckets pooled until each group holds at least MIN_MIX mentions: a share of 3 mentions
+   *  swings from 0 to 100 % and says nothing. Each bucket gets its group's pooled share (the
+   *  groups' estimates weighted by their counts) and standard error; a trailing group still
+   *  under MIN_MIX gets null (drawn grey as "too few mentions"). */
+  function pooledShares(buckets, field) {
+    const out = new Array(buckets.length).fill(null);
+    let group = [];
+    let total = 0;
+    const flush = () => {
+      const labels = [...new Set(group.flatMap((i) => Object.keys(buckets[i][field] || {})))];
+      const share = {}, se = {};
+      for (const label of labels) {
+        let sum = 0, variance = 0;
+        for (const i of group) {
+          const x = buckets[i];
+          sum += x.count * ((x[field] || {})[label] || 0);
+          const e = ((x[`${field}_se`] || {})[label]);
+          variance += (x.count * (e === undefined || e === null ? 0.5 : e)) ** 2;
+        }
+        share[label] = sum / total;
+        se[label] = Math.sqrt(variance) / total;
+      }
+      for (const i of group) out[i] = { share, se, mentions: total, pooled: group.length };
+    };
+    buckets.forEach((x, i) => {
+      if (!x.count) return;
+      group.push(i);
+      total += x.count;
+      if (total >= MIN_MIX) { flush(); group = []; total = 0; }
+    });
+    return out;
+  }
+
+  const fmtShare = (share, se) => `${Math.round(100 * share)} %${se === undefined ? "" : ` ± ${Math.max(1, Math.round(196 * se))}`}`;
+
   function emotionChart(timeline, onPick) {
     const b = timeline.buckets;
-    const labels = [...new Set(b.flatMap((x) => Object.keys(x.emotions)))].sort();
+    const pooled = pooledShares(b, "emotion_share");
+    const labels = [...new Set(b.flatMap((x) => Object.keys(x.emotion_share || {})))].sort();
     const xs = b.map((x) => seconds(x.start));
     const running = new Array(b.length).fill(0);
     const stacked = labels.map((label) => b.map((x, i) => {
-      if (!x.count) return null;
-      running[i] += (x.emotions[label] || 0) / x.count;
+      if (!pooled[i]) return null;
+      running[i] += pooled[i].share[label] || 0;
       return running[i];
     }));
-    const series = [{}].concat(labels.map((label, i) => ({ label, stroke: colourOf(label, i), fill: i === 0 ? colourOf(label, i) : undefined, width: 1, points: { show: false }, value: (u, v, s, idx) => (v === null ? "–" : `${Math.round(100 * (v - (s > 1 ? u.data[s - 1][idx] || 0 : 0)))} %`) })));
+    const thin = b.map((x, i) => (x.count && !pooled[i] ? 1 : null));
+    const value = (label) => (u, v, s, idx) => {
+      const p = idx === null || idx === undefined ? null : pooled[idx];
+      return v === null || !p ? "–" : fmtShare(p.share[label] || 0, p.se[label]);
+    };
+    const series = [{}].concat(labels.map((label, i) => ({ label, stroke: colourOf(label, i), fill: i === 0 ? colourOf(label, i) : undefined, width: 1, points: { show: false }, value: value(label) })));
+    series.push({ label: `fewer than ${MIN_MIX} mentions`, stroke: "#bdc3c7", fill: "rgba(189,195,199,0.6)", width: 0, points: { show: false }, value: (u, v) => (v === null ? "–" : "too few to say") });
     const bands = labels.slice(1).map((label, i) => ({ series: [i + 2, i + 1], fill: colourOf(label, i + 1) }));
     const options = {
       width: chartWidth(), height: 200, series, bands,
@@ -304,21 +357,30 @@
       axes: [{}, { values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)} %`) }],
       hooks: { ready: [(u) => u.over.addEventListener("click", () => { if (u.cursor.idx !== null && u.cursor.idx !== undefined) onPick(u.cursor.idx); })] },
     };
-    return new uPlot(options, [xs, ...stacked], $("emotion-chart"));
+    return new uPlot(options, [xs, ...stacked, thin], $("emotion-chart"));
   }
 
   function sentimentChart(timeline, onPick) {
     const b = timeline.buckets;
     const xs = b.map((x) => seconds(x.start));
-    const net = b.map((x) => (x.count ? (x.sentiment.positive - x.sentiment.negative) / x.count : null));
+    const pooled = pooledShares(b, "sentiment_share");
+    const net = pooled.map((p) => (p ? (p.share.positive || 0) - (p.share.negative || 0) : null));
+    // the two shares' errors, added as if independent (they are negatively correlated: a floor)
+    const half = pooled.map((p) => (p ? 1.96 * Math.sqrt((p.se.positive || 0) ** 2 + (p.se.negative || 0) ** 2) : null));
+    const low = net.map((v, i) => (v === null ? null : Math.max(-1, v - half[i])));
+    const high = net.map((v, i) => (v === null ? null : Math.min(1, v + half[i])));
     const options = {
       width: chartWidth(), height: 160,
       scales: { x: { time: true }, y: { range: [-1, 1] } },
       cursor: { drag: { x: false, y: false } },
-      series: [{}, { label: "net sentiment", stroke: "#16a085", width: 2, points: { show: false }, spanGaps: false }],
+      series: [{},
+        { label: "low", stroke: "rgba(0,0,0,0)", points: { show: false } },
+        { label: "high", stroke: "rgba(0,0,0,0)", points: { show: false } },
+        { label: "net sentiment", stroke: "#16a085", width: 2, points: { show: false }, spanGaps: false, value: (u, v, s, idx) => (v === null ? "–" : `${fmtSigned(v)} ± ${(half[idx] || 0).toFixed(2)}`) }],
+      bands: [{ series: [2, 1], fill: "rgba(22,160,133,0.18)" }],
       hooks: { ready: [(u) => u.over.addEventListener("click", () => { if (u.cursor.idx !== null && u.cursor.idx !== undefined) onPick(u.cursor.idx); })] },
     };
-    return new uPlot(options, [xs, net], $("sentiment-chart"));
+    return new uPlot(options, [xs, low, high, net], $("sentiment-chart"));
   }
 
   function rangeFor(params) {
@@ -404,7 +466,7 @@
         el("dt", {}, "Top sources"),
         el("dd", {}, (e.top_sources || []).map((s) => `${s.source ?? "unknown"} (${s.count ?? s.mentions ?? ""})`).join(", ") || "–"),
         el("dt", {}, "Emotion that moved most"),
-        el("dd", {}, moved ? `${moved.label}: ${Math.round(moved.share * 100)} % of mentions against ${Math.round(moved.baseline_share * 100)} % usually` : "–"),
+        el("dd", {}, moved ? `${moved.label}: ${Math.round(moved.share * 100)} % of mentions (estimated) against ${Math.round(moved.baseline_share * 100)} % usually` : "–"),
         el("dt", {}, "Top terms against the baseline"),
         el("dd", {}, (e.top_terms || []).map((t) => t.term).join(", ") || "–")),
     ];
