@@ -53,6 +53,10 @@ def run_kind(args: argparse.Namespace) -> list[dict]:
         from moodwire.bench.soak import bench_soak
 
         return bench_soak(args, texts)
+    if kind == "versus":  # two servers against each other: no raw baseline
+        from moodwire.bench.versus import bench_versus
+
+        return bench_versus(args, texts)
     if kind == "precision":
         from moodwire.bench.precision import bench_precision
 

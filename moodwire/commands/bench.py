@@ -27,6 +27,11 @@ KINDS = {
         4_000,
         "mixed online traffic, open loop at 80 %% of the maximum for --duration seconds: errors, p99, memory",
     ),
+    "versus": (
+        4_000,
+        "moodwire's /v1/classify and /v1/embeddings side by side with another embedding server "
+        "(infinity-emb) serving the same MiniLM, alternating rounds",
+    ),
     "precision": (
         2_000,
         "the CPU speed options (torch int8, ONNX Runtime fp32/int8) against fp32: speed and GoEmotions dev F1",
@@ -67,14 +72,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--json", action="store_true", help="one JSON line per run; the last is the headline")
         sub.add_argument("--raw-texts", type=int, default=2_000, help="texts for the raw baseline (a spread sample)")
         sub.add_argument("--short", action="store_true", help="tweet-sized texts only")
-        if name in ("raw", "naive", "online", "backfill", "soak"):
+        if name in ("raw", "naive", "online", "backfill", "soak", "versus"):
             sub.add_argument(
                 "--pipeline-config",
                 type=Path,
                 help="model settings for every run, raw included (default: configs/moodwire.yaml)",
             )
-        if name == "online":
+        if name in ("online", "versus"):
             sub.add_argument("--url", help="an already running app (default: start moodwire serve on a free port)")
+        if name == "versus":
+            sub.add_argument(
+                "--versus-url",
+                required=True,
+                help="the other server, its OpenAI-style routes under /v1 (infinity_emb v2 --url-prefix /v1)",
+            )
         if name in ("online", "soak"):
             sub.add_argument(
                 "--ingress",
@@ -93,7 +104,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=run)
 
 
-DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate", "overview", "soak")
+DATABASE_KINDS = ("naive", "online", "backfill", "ingest", "aggregate", "overview", "soak", "versus")
 
 
 def check_database(url: str) -> None:
@@ -171,6 +182,10 @@ def run(args: argparse.Namespace) -> int:
         check_database(args.database_url)
     if getattr(args, "url", None):
         check_app(args.url)
+    if args.bench_command == "versus":
+        from moodwire.bench.versus import check_other
+
+        check_other(args.versus_url)
     runs = run_kind(args)
     backend = bench_backend(args)
     for figures in runs:
