@@ -89,21 +89,8 @@ def load_corpus(folders: CorpusFolders, config: TrainConfig) -> Corpus:
     folders.check()
     train = _limited(read_split(folders.ekman, "train"), config.limit)
     corpus = Corpus(labels=list(train.label_names))
-    dev_texts: list[str] = []
-    corpus.dev.append(_dev(read_split(folders.ekman, "dev"), "goemotions_dev", "emotion", config))
-    semeval_dev = tweet_emotion_dev = None
-    if folders.semeval is not None:
-        split, _ = read_semeval(folders.semeval, "dev", corpus.labels)
-        semeval_dev = _dev(_with_labels(split), "semeval_dev", "emotion", config, TWEET_SCORED_EMOTIONS)
-    if folders.tweeteval is not None:
-        held = read_tweeteval(folders.tweeteval / "emotion", "val", TWEET_EMOTION_TO_EKMAN, corpus.labels)
-        tweet_emotion_dev = _dev(held, "tweeteval_emotion_val", "emotion", config, ("anger", "joy", "sadness"))
-        sentiment_val = read_tweeteval(folders.tweeteval / "sentiment", "val", {}, list(SENTIMENT_LABELS))
-        corpus.dev.append(_dev(sentiment_val, "tweeteval_sentiment_val", "sentiment", config))
-    corpus.dev += [dev for dev in (semeval_dev, tweet_emotion_dev) if dev is not None]
-    for dev in corpus.dev:
-        dev_texts += dev.texts
-    held_out = keys_of(dev_texts)
+    corpus.dev = dev_sets(folders, corpus.labels, config)
+    held_out = keys_of([text for dev in corpus.dev for text in dev.texts])
     _add_goemotions(corpus, train, folders, config, held_out)
     if folders.semeval is not None:
         _add_semeval(corpus, folders.semeval, config, held_out)
@@ -113,6 +100,22 @@ def load_corpus(folders: CorpusFolders, config: TrainConfig) -> Corpus:
     if folders.has_sentiment:
         corpus.tune += [dev for dev in check_dev_sets() if not keys_of(dev.texts) & held_out]
     return corpus
+
+
+def dev_sets(folders: CorpusFolders, labels: list[str], config: TrainConfig = TrainConfig()) -> list[DevSet]:
+    """Each given source's dev split (what only reports): GoEmotions dev, TweetEval sentiment
+    val, SemEval dev (scored over ``TWEET_SCORED_EMOTIONS``), TweetEval emotion val."""
+    out = [_dev(read_split(folders.ekman, "dev"), "goemotions_dev", "emotion", config)]
+    semeval_dev = tweet_emotion_dev = None
+    if folders.semeval is not None:
+        split, _ = read_semeval(folders.semeval, "dev", labels)
+        semeval_dev = _dev(_with_labels(split), "semeval_dev", "emotion", config, TWEET_SCORED_EMOTIONS)
+    if folders.tweeteval is not None:
+        held = read_tweeteval(folders.tweeteval / "emotion", "val", TWEET_EMOTION_TO_EKMAN, labels)
+        tweet_emotion_dev = _dev(held, "tweeteval_emotion_val", "emotion", config, ("anger", "joy", "sadness"))
+        sentiment_val = read_tweeteval(folders.tweeteval / "sentiment", "val", {}, list(SENTIMENT_LABELS))
+        out.append(_dev(sentiment_val, "tweeteval_sentiment_val", "sentiment", config))
+    return out + [dev for dev in (semeval_dev, tweet_emotion_dev) if dev is not None]
 
 
 def _dev(

@@ -168,6 +168,35 @@ def dev_share_report(entries: dict[str, Any], dev: Scored) -> dict[str, Any]:
     return report
 
 
+def quality_shares(emotion: Any, sets: Sequence[DevSet], *, sentiment_head: bool) -> dict[str, Any]:
+    """``moodwire quality``'s share figures: per dev set, the share error of counted labels
+    and, where the configured model recorded a correction, of the adjusted estimate (mean and
+    largest label error in points, the set as it is and under shifted mixes)."""
+    from inference.share_adjustment import adjustment_for
+
+    adjustment = adjustment_for(emotion.version)
+    report: dict[str, Any] = {}
+    for dev_set in sets:
+        if dev_set.head == "sentiment" and not sentiment_head:
+            continue  # the valence rule has no probabilities to adjust
+        probs = head_probs(emotion.predict_proba(dev_set.texts), emotion.labels, dev_set.head)
+        labels = list(OutputLayout.of(emotion.labels).emotion_labels) if dev_set.head == "emotion" else SENTIMENT_LABELS
+        head_adjustment = getattr(adjustment, dev_set.head) if adjustment is not None else None
+        if head_adjustment is None:  # counts only: the identity adjustment estimates nothing else
+            head_adjustment = LabelAdjustment(labels=tuple(labels), inverse=np.eye(len(labels)))
+            found = share_errors(head_adjustment, probs, dev_set.gold, labels)
+            report[dev_set.name] = {"estimator": "counts", "counts": found["as_is"]["counts"]}
+            continue
+        found = share_errors(head_adjustment, probs, dev_set.gold, head_adjustment.labels)
+        report[dev_set.name] = {
+            "estimator": "adjusted",
+            "counts": found["as_is"]["counts"],
+            "adjusted": found["as_is"]["adjusted"],
+            "shifted_mean_points": found["shifted_mean_points"],
+        }
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from inference.emotion import EmotionClassifier
     from inference.settings import ModelSpec

@@ -11,7 +11,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("quality", help="score the configured models on moodwire's own checks")
     parser.add_argument("--config", type=Path, help="settings file (default: configs/moodwire.yaml)")
     parser.add_argument(
-        "--goemotions", type=Path, help="GoEmotions root or Ekman folder: also report top-1 macro-F1 on dev"
+        "--goemotions",
+        type=Path,
+        help="GoEmotions root or Ekman folder: also report top-1 macro-F1 on dev, and share errors on every "
+        "dev set given (share_error_points)",
     )
     parser.add_argument("--tweeteval", type=Path, help="TweetEval root: also report macro-F1 on its held-out val parts")
     parser.add_argument(
@@ -66,8 +69,22 @@ def run(args: argparse.Namespace) -> int:
         figures = quality.semeval_figures(emotion, args.semeval)
         report["semeval_dev_macro_f1"] = round(float(figures["semeval_dev_macro_f1"]), 4)
         report["semeval_dev_per_label_f1"] = _rounded(figures["semeval_dev_per_label_f1"])
+    if args.goemotions is not None and isinstance(emotion, EmotionClassifier):
+        report["share_error_points"] = _share_figures(emotion, args, sentiment_head=settings.sentiment.method == "head")
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _share_figures(emotion, args: argparse.Namespace, *, sentiment_head: bool) -> dict[str, object]:
+    """Share errors on the dev sets of the folders given (``training.share_fit.quality_shares``)."""
+    from inference.heads import OutputLayout
+    from training.corpus import CorpusFolders, dev_sets
+    from training.share_fit import quality_shares
+
+    folders = CorpusFolders(goemotions=args.goemotions, tweeteval=args.tweeteval, semeval=args.semeval)
+    folders.check()
+    sets = dev_sets(folders, list(OutputLayout.of(emotion.labels).emotion_labels))
+    return quality_shares(emotion, sets, sentiment_head=sentiment_head)
 
 
 def _rounded(values) -> dict[str, float]:

@@ -186,3 +186,37 @@ def test_fit_entry_measures_mean_probabilities_per_gold_label_and_share_errors_s
     report = share_errors(adjustment, probs, gold, LABELS)
     # under a mix leaning on one label, counting is off and the adjustment is not
     assert report["shifted_mean_points"]["adjusted"] < 1.5 < report["shifted_mean_points"]["counts"]
+
+
+class _FakeEmotion:
+    """An emotion model whose sentiment head answers from a fixed probability row per text."""
+
+    def __init__(self, version: str, rows: dict[str, list[float]]) -> None:
+        self.labels = ["anger", "joy", "sentiment:negative", "sentiment:neutral", "sentiment:positive"]
+        self.version, self.rows = version, rows
+
+    def predict_proba(self, texts):
+        return np.array([self.rows[t] for t in texts])
+
+
+def test_quality_reports_counted_and_adjusted_share_errors(tmp_path) -> None:
+    from training.share_fit import quality_shares
+
+    folder = tmp_path / "artifact"
+    folder.mkdir()
+    entry = {"labels": list(LABELS), "confusion": CONFUSION.tolist()}
+    (folder / "moodwire_artifact.json").write_text(
+        json.dumps({"version": "q1", "labels": [], "share_adjustment": {"sentiment": entry}})
+    )
+    texts = [f"t{i}" for i in range(30)]
+    gold = [[0]] * 10 + [[1]] * 10 + [[2]] * 10
+    # every text answered with its gold label's mean row: counts are exact here, the
+    # adjustment of the mean rows is exact too
+    rows = {t: [0.5, 0.5, *CONFUSION[g[0]]] for t, g in zip(texts, gold, strict=True)}
+    dev = DevSet("val", "sentiment", texts, gold)
+    adjusted = quality_shares(_FakeEmotion(f"{folder}@q1+emb", rows), [dev], sentiment_head=True)
+    assert adjusted["val"]["estimator"] == "adjusted"
+    assert adjusted["val"]["adjusted"]["mean_points"] == pytest.approx(0.0, abs=0.01)
+    counted = quality_shares(_FakeEmotion("other@v+emb", rows), [dev], sentiment_head=True)
+    assert counted["val"] == {"estimator": "counts", "counts": adjusted["val"]["counts"]}
+    assert quality_shares(_FakeEmotion("other@v+emb", rows), [dev], sentiment_head=False) == {}
