@@ -225,8 +225,8 @@ class OverviewRow(BaseModel):
     dominant_emotion: str | None = Field(description="the top emotion label of the last 24 complete hours")
     emotion_above_baseline: EmotionMove | None = Field(
         default=None,
-        description="the emotion whose estimated share of the last 24 complete hours is most above its share "
-        "over the 7 days before (None when none is above, or either window is empty)",
+        description="the emotion (not neutral) whose estimated share of the last 24 complete hours is most above "
+        "its share over the 7 days before (None when none is above, or either window is empty)",
     )
     sentiment_share: dict[str, float] | None = Field(
         default=None, description="last 24 complete hours, as in aggregate"

@@ -22,6 +22,7 @@ from storage.times import utc_naive
 
 HOUR = timedelta(hours=1)
 SPARK_HOURS = 7 * 24
+NEUTRAL = "neutral"
 BASELINE_HOURS = 8 * 24  # the overview's emotion baseline: the 7 days before the last 24 hours
 BAND_QUANTILES = (0.025, 0.975)  # the expected band: 95 % of counts in a usual hour
 
@@ -58,13 +59,17 @@ def emotion_totals(connection: Connection, *, since: datetime, until: datetime) 
 
 def emotion_above_baseline(recent: ShareSums | None, baseline: ShareSums | None) -> EmotionMove | None:
     """The emotion whose estimated share (``inference.share_adjustment.estimate_shares``) is
-    most above its baseline share; None when no share is above, or a window has no mentions."""
+    most above its baseline share; None when no emotion's share is above, or a window has no
+    mentions. ``neutral`` is not an emotion here: more neutral mentions is less emotion."""
     now = recent.estimate("emotion") if recent is not None else None
     before = baseline.estimate("emotion") if baseline is not None else None
     if now is None or before is None:
         return None
     rises = [(now.shares[label] - before.shares.get(label, 0.0), label) for label in sorted(now.shares)]
-    rise, label = max(rises, key=lambda r: (r[0], r[1] != "neutral"))
+    rises = [(rise, label) for rise, label in rises if label != NEUTRAL]
+    if not rises:
+        return None
+    rise, label = max(rises)
     if rise <= 0:
         return None
     return EmotionMove(label=label, share=now.shares[label], baseline_share=round(before.shares.get(label, 0.0), 4))

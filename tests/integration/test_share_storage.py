@@ -245,10 +245,16 @@ def test_the_overview_names_the_emotion_most_above_its_own_baseline_share(engine
     for i in range(10):  # the last 24 hours: anger rises, joy stays
         emotion = "anger" if i < 5 else "joy" if i < 7 else "neutral"
         rows.append((complete - timedelta(hours=3 + i), emotion, f"r{i}"))
+    calm = [(complete - timedelta(days=3), "joy" if i % 2 else "neutral", f"c{i}") for i in range(6)]
+    calm += [(complete - timedelta(hours=2), "neutral", f"n{i}") for i in range(4)]  # only neutral rises
     storage.writes.ingest(
         [
             record(f"t {key}", external_id=key, created_at=at.isoformat(), result=result(emotion, -0.5))
             for at, emotion, key in rows
+        ]
+        + [
+            record(key, external_id=key, created_at=at.isoformat(), result=result(emotion, 0.0, {"healthcare": 0.5}))
+            for at, emotion, key in calm
         ]
     )
     (row,) = [r for r in storage.reads.page.overview().topics if r.key == "economy"]
@@ -258,3 +264,5 @@ def test_the_overview_names_the_emotion_most_above_its_own_baseline_share(engine
     assert move.share == pytest.approx(0.5) and move.baseline_share == pytest.approx(0.0)
     assert row.emotion_share == {"anger": 0.5, "joy": 0.2, "neutral": 0.3}
     assert row.share_estimator == "counts" and row.net_sentiment == pytest.approx(-1.0)
+    (calm_row,) = [r for r in storage.reads.page.overview().topics if r.key == "healthcare"]
+    assert calm_row.dominant_emotion == "neutral" and calm_row.emotion_above_baseline is None
