@@ -31,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="SemEval-2018 E-c folder (train.tsv, dev.tsv): emotion tweets with fear and surprise",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the tower artifact")
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--epochs", type=float, default=5.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="the tower's layers")
     parser.add_argument("--head-learning-rate", type=float, default=1e-3, help="the output layer")
@@ -46,6 +46,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=1.0,
         help="weight of the tweets' emotion targets (SemEval, TweetEval emotion); GoEmotions' is 1",
+    )
+    parser.add_argument(
+        "--sentiment-weight",
+        type=float,
+        default=1.0,
+        help="weight of the sentiment head's loss (TweetEval sentiment); the emotion head's is 1",
     )
     parser.add_argument(
         "--tune-fraction",
@@ -69,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
         raise DatasetError(f"{args.data}: not a folder")
     if not 0.0 <= args.tune_fraction < 1.0:
         raise DatasetError(f"--tune-fraction must be within [0, 1), got {args.tune_fraction}")
-    if args.tweet_emotion_weight < 0:
-        raise DatasetError(f"--tweet-emotion-weight must be at least 0, got {args.tweet_emotion_weight}")
+    for flag, value in (
+        ("--tweet-emotion-weight", args.tweet_emotion_weight),
+        ("--sentiment-weight", args.sentiment_weight),
+    ):
+        if value < 0:
+            raise DatasetError(f"{flag} must be at least 0, got {value}")
     if not 0 <= args.shared_layers < 6:
         raise DatasetError(f"--shared-layers must be within 0..5 (MiniLM has 6 layers), got {args.shared_layers}")
     config = TrainConfig(
@@ -81,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         shared_layers=args.shared_layers,
         tune_fraction=args.tune_fraction,
         tweet_emotion_weight=args.tweet_emotion_weight,
+        sentiment_weight=args.sentiment_weight,
         threads=args.threads,
         limit=args.limit,
         seed=args.seed,

@@ -62,6 +62,7 @@ def test_train_emotion_writes_a_small_loadable_artifact(tmp_path, capsys):
     manifest = ArtifactManifest.read(out)
     assert manifest.labels == ["anger", "joy"] and manifest.base == "packaged:all-MiniLM-L6-v2"
     assert manifest.extra is not None and manifest.extra["shared_layers"] == 4
+    assert manifest.version.endswith(report["version"][-8:]) and len(report["version"].rsplit("-", 1)[1]) == 8
 
     classifier = EmotionClassifier.from_spec(ModelSpec(source=str(out), threads=1, runtime="torch"))
     assert classifier.labels == ["anger", "joy"]
@@ -77,6 +78,10 @@ def test_bad_data_folder_exits_2(tmp_path, capsys):
     (tmp_path / "d" / "train.tsv").write_text("text\t7\tid\n", encoding="utf-8")
     code = main(["train-emotion", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o")])
     assert code == 2 and "train.tsv:1: label ids '7' outside 0..1" in capsys.readouterr().err
+    code = main(
+        ["train-emotion", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"), "--sentiment-weight", "-1"]
+    )
+    assert code == 2 and "--sentiment-weight must be at least 0, got -1.0" in capsys.readouterr().err
 
 
 def test_logit_bias_tuning_rescues_an_under_predicted_label():
