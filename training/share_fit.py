@@ -198,6 +198,13 @@ def quality_shares(emotion: Any, sets: Sequence[DevSet], *, sentiment_head: bool
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: a known error (a missing folder or manifest) is one line, exit 2."""
+    from entrypoints.exit_codes import run_command
+
+    return run_command("python -m training.share_fit", lambda: _measure_artifact(argv))
+
+
+def _measure_artifact(argv: Sequence[str] | None) -> int:
     from inference.emotion import EmotionClassifier
     from inference.settings import ModelSpec
     from training.config import TrainConfig
@@ -210,7 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--semeval", type=Path)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    from training.goemotions import DatasetError
+
     manifest_path = args.artifact / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise DatasetError(f"{args.artifact}: not an artifact folder (no {MANIFEST_FILE})")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     corpus = load_corpus(
         CorpusFolders(goemotions=args.data, tweeteval=args.tweeteval, semeval=args.semeval),

@@ -220,3 +220,11 @@ def test_quality_reports_counted_and_adjusted_share_errors(tmp_path) -> None:
     counted = quality_shares(_FakeEmotion("other@v+emb", rows), [dev], sentiment_head=True)
     assert counted["val"] == {"estimator": "counts", "counts": adjusted["val"]["counts"]}
     assert quality_shares(_FakeEmotion("other@v+emb", rows), [dev], sentiment_head=False) == {}
+
+
+def test_share_fit_names_a_folder_that_is_not_an_artifact(tmp_path, capsys) -> None:
+    from training.share_fit import main
+
+    assert main(["--artifact", str(tmp_path), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: not an artifact folder (no moodwire_artifact.json)" in err and "Traceback" not in err
